@@ -1,0 +1,10 @@
+/* Every `mos` subcommand, one Command each, defined in worker/cmd_<name>.c. Adding a command:
+ * write its file, declare it here, and list it in commands[] in main.c. */
+#ifndef MOS_COMMANDS_H
+#define MOS_COMMANDS_H
+
+#include "cli.h"
+
+extern const Command cmd_dash;
+
+#endif
