@@ -57,4 +57,42 @@ typedef struct SearchSpace {
     Choices dec_arbitrary;    /* decoder-arbitrary-ende-attn-choice */
 } SearchSpace;
 
+/* ---- functions (core/arch.c) ------------------------------------------------------------ */
+
+/* Largest and smallest subnets of the space (max / min of every choice list). Both use
+ * arbitrary-attention code 1 in every decoder layer, as MoS's sandwich rule does. */
+void arch_largest(const SearchSpace *s, Arch *a);
+void arch_smallest(const SearchSpace *s, Arch *a);
+
+/* HAT's uniform sampling: embed dims once per stack, layer counts uniform, per-layer FFN dims
+ * and head counts independent; all ARCH_MAX_LAYERS slots are filled (inactive ones too). */
+void arch_sample(const SearchSpace *s, Rng *r, Arch *a);
+
+/* 0 when every active value is in its choice list and within the maxima; else -1 with the
+ * reason, e.g. "dec_ffn[2] = 3000 is not one of 1024, 768, 512". */
+int arch_validate(const SearchSpace *s, const Arch *a, MosErr *err);
+
+/* Equality and hash over the active part only (inactive slots ignored). */
+int      arch_equal(const Arch *a, const Arch *b);
+uint64_t arch_hash(const Arch *a);
+
+/* Text form for the command line, documented in docs/arch.md; arch_parse(arch_format(a)) == a
+ * on the active part. arch_format returns the length written (truncated if n is too small). */
+int arch_format(const Arch *a, char *buf, size_t n);
+int arch_parse(const char *text, Arch *a, MosErr *err);
+
+/* JSON form (an object with HAT's config names); round-trips exactly on the active part.
+ * arch_json_dump returns a malloc'ed string. */
+char *arch_json_dump(const Arch *a);
+int   arch_json_load(const char *json, Arch *a, MosErr *err);
+
+/* HAT's 10 features (embed dims, layer counts, mean FFN dims and heads over active layers,
+ * mean arbitrary-attention count with -1/1/2 -> 1/2/3), each divided by the space's maximum. */
+void arch_features(const SearchSpace *s, const Arch *a, float out[ARCH_FEATURES]);
+
+/* HAT's evolution operators: resample each gene with probability p (may redraw the same value);
+ * take each gene from either parent with probability 1/2. Children are always valid. */
+void arch_mutate(const SearchSpace *s, Rng *r, float p, const Arch *parent, Arch *child);
+void arch_crossover(const SearchSpace *s, Rng *r, const Arch *p1, const Arch *p2, Arch *child);
+
 #endif
