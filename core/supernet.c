@@ -262,6 +262,7 @@ void supernet_destroy(Supernet **sp)
     free(s->act);
     free(s->mask);
     free(s->dws.block);
+    free(s->dws.iblock);
     free(s);
     *sp = NULL;
 }

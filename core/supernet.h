@@ -71,6 +71,8 @@ double supernet_step(Supernet *s, const Arch *a, const Batch *b, int train, Rng 
 /* Decoding options as fairseq: beam 1 is greedy; hypotheses are ranked by
  * sum log p / len^lenpen (len counts the eos); at most max_len_a * src_len + max_len_b tokens
  * (capped by max_positions - 1). */
+#define DECODE_MAX_BEAM 64
+
 typedef struct DecodeOpts {
     int beam;
     float lenpen;
@@ -80,10 +82,15 @@ typedef struct DecodeOpts {
 
 /* Translates one source sentence (ids without bos/eos; the model appends eos) with subnet a,
  * incrementally with a key/value cache. Writes up to max_out ids (no bos/eos) and returns the
- * length. src_len + 1 must be at most max_positions (longer sources are cut). Grows an internal
- * workspace on first use of a beam size. */
+ * length, or -1 when the workspace cannot be allocated. Sources longer than
+ * min(max_positions, max_tokens) - 1 are cut; beam is clamped to 1..DECODE_MAX_BEAM. Grows an
+ * internal workspace on the first use of a larger beam or length (allocation only then). */
 int supernet_decode(Supernet *s, const Arch *a, const int *src, int src_len,
                     const DecodeOpts *o, int *out, int max_out);
+
+/* Scoring: runs the full forward of subnet a on b (no dropout) and writes the log-probabilities
+ * of the token after position t of every row, out (b->B, vocab). */
+void supernet_logprobs(Supernet *s, const Arch *a, const Batch *b, int t, float *out);
 
 /* ---- parameter layout (shared with core/ffn.c) ------------------------------------------ */
 

@@ -69,15 +69,18 @@ typedef struct Acts {
     float *dencout, *dencf, *demb;
 } Acts;
 
-/* Decoding workspace for `beam` hypotheses (grown on demand). */
+/* Decoding workspace for `beam` hypotheses and `cap` positions (grown on demand, one block). */
 typedef struct DecodeWs {
-    int beam, cap;               /* hypotheses, cached positions */
+    int beam, cap, src_cap;
     float *block;
+    int *iblock;
     float *kv[ARCH_MAX_LAYERS];  /* self-attention cache (beam, cap, 2Q) */
-    float *kvtmp;                /* reorder buffer */
-    float *ckv[ARCH_MAX_LAYERS]; /* cross-attention keys/values (nblk·Ns, 2Q) */
-    float *x, *y, *qkv, *att, *cq, *catt, *f, *tmp, *mean, *rstd, *x2a, *x2b, *x2c, *logits;
-    float *scores;
+    float *kvspare;              /* reorder target, swapped with kv[l] */
+    float *ckv[ARCH_MAX_LAYERS]; /* cross-attention keys/values (nblk, Ts, 2Q) */
+    float *x, *ya, *yb, *x2a, *x2b, *x2c, *mean, *rstd, *qkv, *att, *cq, *catt, *f, *tmp;
+    float *logits, *scratch;
+    int *src, *tok, *tokspare, *cand_k, *cand_v, *best;
+    float *score, *cand_s;
 } DecodeWs;
 
 struct Supernet {
