@@ -59,6 +59,11 @@ typedef struct SearchSpace {
 
 /* ---- functions (core/arch.c) ------------------------------------------------------------ */
 
+/* Fills s with the default space (HAT's scaled to 2 cores): embed {256, 192} max 256, FFN
+ * {1024, 768, 512} max 1024, heads {4, 2} max 4, qkv 256, encoder layers {4}, decoder layers
+ * {1, 2, 3, 4} (max 4 each), arbitrary attention {-1, 1, 2}. */
+void arch_space_default(SearchSpace *s);
+
 /* Largest and smallest subnets of the space (max / min of every choice list). Both use
  * arbitrary-attention code 1 in every decoder layer, as MoS's sandwich rule does. */
 void arch_largest(const SearchSpace *s, Arch *a);
