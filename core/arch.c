@@ -296,27 +296,48 @@ static float mean_of(const int *v, int n)
     return n > 0 ? (float)(s / n) : 0.0f;
 }
 
-void arch_features(const SearchSpace *s, const Arch *a, float out[ARCH_FEATURES])
+void arch_features_raw(const Arch *a, float out[ARCH_FEATURES])
 {
     int arb[ARCH_MAX_LAYERS];
     int el = a->enc_layers, dl = a->dec_layers;
     ASSERT(el >= 0 && el <= ARCH_MAX_LAYERS && dl >= 0 && dl <= ARCH_MAX_LAYERS);
     for (int i = 0; i < dl; i++)
         arb[i] = arb_count(a->dec_arbitrary[i]);
+    out[0] = (float)a->enc_embed;
+    out[1] = (float)el;
+    out[2] = mean_of(a->enc_ffn, el);
+    out[3] = mean_of(a->enc_heads, el);
+    out[4] = (float)a->dec_embed;
+    out[5] = (float)dl;
+    out[6] = mean_of(a->dec_ffn, dl);
+    out[7] = mean_of(a->dec_self_heads, dl);
+    out[8] = mean_of(a->dec_ende_heads, dl);
+    out[9] = mean_of(arb, dl);
+}
+
+void arch_feature_norms(const SearchSpace *s, float out[ARCH_FEATURES])
+{
     /* HAT divides the attended-layer count (1..3) by 2, the largest arbitrary code. */
     int arb_norm = choices_max(&s->dec_arbitrary);
-    if (arb_norm < 1)
-        arb_norm = 1;
-    out[0] = (float)a->enc_embed / (float)s->enc_embed_max;
-    out[1] = (float)el / (float)s->enc_layers_max;
-    out[2] = mean_of(a->enc_ffn, el) / (float)s->enc_ffn_max;
-    out[3] = mean_of(a->enc_heads, el) / (float)s->enc_heads_max;
-    out[4] = (float)a->dec_embed / (float)s->dec_embed_max;
-    out[5] = (float)dl / (float)s->dec_layers_max;
-    out[6] = mean_of(a->dec_ffn, dl) / (float)s->dec_ffn_max;
-    out[7] = mean_of(a->dec_self_heads, dl) / (float)s->dec_heads_max;
-    out[8] = mean_of(a->dec_ende_heads, dl) / (float)s->dec_heads_max;
-    out[9] = mean_of(arb, dl) / (float)arb_norm;
+    out[0] = (float)s->enc_embed_max;
+    out[1] = (float)s->enc_layers_max;
+    out[2] = (float)s->enc_ffn_max;
+    out[3] = (float)s->enc_heads_max;
+    out[4] = (float)s->dec_embed_max;
+    out[5] = (float)s->dec_layers_max;
+    out[6] = (float)s->dec_ffn_max;
+    out[7] = (float)s->dec_heads_max;
+    out[8] = (float)s->dec_heads_max;
+    out[9] = (float)(arb_norm < 1 ? 1 : arb_norm);
+}
+
+void arch_features(const SearchSpace *s, const Arch *a, float out[ARCH_FEATURES])
+{
+    float norm[ARCH_FEATURES];
+    arch_features_raw(a, out);
+    arch_feature_norms(s, norm);
+    for (int k = 0; k < ARCH_FEATURES; k++)
+        out[k] /= norm[k];
 }
 
 /* ---- mutation and crossover ---------------------------------------------------------------- */

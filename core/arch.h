@@ -95,6 +95,12 @@ int   arch_json_load(const char *json, Arch *a, MosErr *err);
  * mean arbitrary-attention count with -1/1/2 -> 1/2/3), each divided by the space's maximum. */
 void arch_features(const SearchSpace *s, const Arch *a, float out[ARCH_FEATURES]);
 
+/* The same 10 features before normalisation (HAT's latency.csv columns: dims, counts, means,
+ * mean attended encoder layers 1..3), and the space's normalisers they are divided by, so that
+ * arch_features(s, a)[k] == raw[k] / norm[k]. */
+void arch_features_raw(const Arch *a, float out[ARCH_FEATURES]);
+void arch_feature_norms(const SearchSpace *s, float out[ARCH_FEATURES]);
+
 /* HAT's evolution operators: resample each gene with probability p (may redraw the same value);
  * take each gene from either parent with probability 1/2. Children are always valid. */
 void arch_mutate(const SearchSpace *s, Rng *r, float p, const Arch *parent, Arch *child);
