@@ -305,3 +305,38 @@ void lines_done(Lines *l)
     free(l->line);
     memset(l, 0, sizeof *l);
 }
+
+int ids_count_file(const char *path, long unk_id, IdCounts *c, MosErr *e)
+{
+    Lines l;
+    memset(c, 0, sizeof *c);
+    c->max_id = -1;
+    if (lines_read(path, &l, e) < 0)
+        return -1;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *p = l.line[i];
+        while (*p) {
+            if (*p == ' ') {
+                p++;
+                continue;
+            }
+            char *end;
+            errno = 0;
+            long id = strtol(p, &end, 10);
+            if (end == p || (*end != ' ' && *end != '\0') || id < 0 || errno) {
+                err_set(e, "%s:%zu: expected a token id, got '%.*s'", path, i + 1,
+                        (int)strcspn(p, " "), p);
+                lines_done(&l);
+                return -1;
+            }
+            c->tokens++;
+            c->unk += id == unk_id;
+            if (id > c->max_id)
+                c->max_id = id;
+            p = end;
+        }
+    }
+    c->lines = l.n;
+    lines_done(&l);
+    return 0;
+}

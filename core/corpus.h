@@ -67,6 +67,16 @@ typedef struct CorpusCounts {
 int corpus_write(const Corpus *c, const uint8_t *which, int split, const char *src_path,
                  const char *tgt_path, CorpusCounts *counts, MosErr *e);
 
+/* Counts of a token-id file (space-separated decimal ids, one sentence per line). */
+typedef struct IdCounts {
+    size_t lines, tokens, unk;
+    long max_id;                /* -1 when the file holds no ids */
+} IdCounts;
+
+/* Reads an id file written by spm_encode or dict_encode_line and counts lines, tokens and
+ * tokens equal to unk_id. Errors: "PATH:LINE: expected a token id, got 'x'". */
+int ids_count_file(const char *path, long unk_id, IdCounts *c, MosErr *e);
+
 /* Lines of a text file, validated: NUL-free, UTF-8, a final newline optional; a trailing CR
  * (CRLF files) is removed. */
 typedef struct Lines {
