@@ -6,5 +6,6 @@
 #include "cli.h"
 
 extern const Command cmd_dash;
+extern const Command cmd_config;
 
 #endif

@@ -11,6 +11,7 @@
 #endif
 
 static const Command *const commands[] = {
+    &cmd_config,
     &cmd_dash,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
