@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "data.h"
+#include "detok.h"
 #include "tiny_data.h"
 
 static char root[512], data_dir[600];
@@ -177,6 +178,91 @@ static void order_depends_on_seed_and_epoch_only(void **state)
     data_split_free(&d);
 }
 
+static void detokenizes_spm_and_bpe(void **state)
+{
+    (void)state;
+    Manifest m;
+    MosErr err = {{0}};
+    Detok d;
+    assert_int_equal(data_manifest_load(data_dir, &m, &err), 0);
+    assert_int_equal(detok_load(&d, data_dir, &m, &err), 0);
+    char *t = detok_decode(&d, (int[]){2, 4, 5, 1, 6, 3, 7}, 7);
+    assert_string_equal(t, "w4 w5 \xe2\x81\x87  w6");  /* <unk> is " ⁇ " as in spm_decode */
+    free(t);
+    detok_done(&d);
+    /* byte pieces, pieces without a leading marker */
+    write_file("spm.vocab", "<pad>\t0\n<unk>\t0\n<s>\t0\n</s>\t0\n\xe2\x96\x81" "ab\t-1\n"
+                            "cd\t-2\n<0x21>\t0\n");
+    m.vocab_size = 7;
+    assert_int_equal(detok_load(&d, data_dir, &m, &err), 0);
+    t = detok_decode(&d, (int[]){4, 5, 6, 4, 0, 0}, 6);
+    assert_string_equal(t, "abcd! ab");
+    free(t);
+    detok_done(&d);
+    m.vocab_size = 8;
+    assert_int_equal(detok_load(&d, data_dir, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "spm.vocab: 7 entries, but manifest.json says vocab_size 8"));
+    /* pre-tokenized with a BPE marker */
+    write_file("vocab.txt", "<pad>\n<unk>\n<s>\n</s>\nhel@@ 10\nlo\nwor@@\n");
+    snprintf(m.tokenizer, sizeof m.tokenizer, "pretokenized");
+    snprintf(m.bpe_marker, sizeof m.bpe_marker, "@@");
+    m.vocab_size = 7;
+    assert_int_equal(detok_load(&d, data_dir, &m, &err), 0);
+    t = detok_decode(&d, (int[]){4, 5, 6, 5, 6}, 5);
+    assert_string_equal(t, "hello worlo wor");
+    free(t);
+    detok_done(&d);
+}
+
+/* The pure-C decoder against spm_decode on a small SentencePiece model, unknown characters
+ * included. */
+static void detok_equals_spm_decode(void **state)
+{
+    (void)state;
+    char cmd[4096], dir[700];
+    snprintf(dir, sizeof dir, "%s/spm", root);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cd %s && for i in $(seq 1 30); do "
+             "echo \"Der Bürgermeister sagte, dass 3.5 Millionen (ca.) kamen! Größe: $i\"; "
+             "echo \"Hello world, it's a test-case with 'quotes' and numbers $i.\"; done > t.txt"
+             " && spm_train --input=t.txt --model_prefix=spm --vocab_size=80 --pad_id=0 "
+             "--unk_id=1 --bos_id=2 --eos_id=3 --minloglevel=2 > /dev/null 2>&1 && "
+             "printf 'Hello Größe, xyz 日本\\n  Der  test-case (ca.) 42!\\nkamen\\n' > in.txt && "
+             "spm_encode --model=spm.model --output_format=id < in.txt > ids.txt && "
+             "spm_decode --model=spm.model --input_format=id < ids.txt > out.txt", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    Manifest m = {.vocab_size = 80, .pad_id = 0, .unk_id = 1, .bos_id = 2, .eos_id = 3,
+                  .tokenizer = "spm"};
+    Detok d;
+    MosErr err = {{0}};
+    assert_int_equal(detok_load(&d, dir, &m, &err), 0);
+    char p[800];
+    snprintf(p, sizeof p, "%s/ids.txt", dir);
+    FILE *fi = fopen(p, "r");
+    snprintf(p, sizeof p, "%s/out.txt", dir);
+    FILE *fo = fopen(p, "r");
+    assert_true(fi && fo);
+    char line[1024], want[1024];
+    int lines = 0;
+    while (fgets(line, sizeof line, fi)) {
+        int ids[256], n = 0, off = 0, k;
+        while (n < 256 && sscanf(line + off, "%d%n", &ids[n], &k) == 1) {
+            off += k;
+            n++;
+        }
+        assert_non_null(fgets(want, sizeof want, fo));
+        want[strcspn(want, "\n")] = '\0';
+        char *t = detok_decode(&d, ids, n);
+        assert_string_equal(t, want);
+        free(t);
+        lines++;
+    }
+    assert_int_equal(lines, 3);
+    fclose(fi);
+    fclose(fo);
+    detok_done(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +270,8 @@ int main(void)
         cmocka_unit_test(split_loads_skips_long_and_names_bad_lines),
         cmocka_unit_test(batches_respect_max_tokens_and_layout),
         cmocka_unit_test(order_depends_on_seed_and_epoch_only),
+        cmocka_unit_test(detokenizes_spm_and_bpe),
+        cmocka_unit_test(detok_equals_spm_decode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
