@@ -7,5 +7,6 @@
 
 extern const Command cmd_dash;
 extern const Command cmd_prepare;
+extern const Command cmd_config;
 
 #endif

@@ -12,6 +12,7 @@
 
 static const Command *const commands[] = {
     &cmd_prepare,
+    &cmd_config,
     &cmd_dash,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
