@@ -221,19 +221,21 @@ int chart_cell(const ChartCanvas *c, int row, int col, char out[8], int *role)
     return 1;
 }
 
-void chart_fit(ChartAxis *ax, const double *x, const double *y, int n, int first)
+int chart_fit(ChartAxis *ax, const double *x, const double *y, int n, int first)
 {
+    int used = 0;
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (int i = 0; i < n; i++) {
         if (!isfinite(x[i]) || !isfinite(y[i]) || (ax->logy && y[i] <= 0))
             continue;
+        used++;
         xlo = fmin(xlo, x[i]);
         xhi = fmax(xhi, x[i]);
         ylo = fmin(ylo, y[i]);
         yhi = fmax(yhi, y[i]);
     }
-    if (!(xlo <= xhi))
-        return;
+    if (!used)
+        return 0;
     if (!first) {
         xlo = fmin(xlo, ax->xmin);
         xhi = fmax(xhi, ax->xmax);
@@ -244,6 +246,7 @@ void chart_fit(ChartAxis *ax, const double *x, const double *y, int n, int first
     ax->xmax = xhi;
     ax->ymin = ylo;
     ax->ymax = yhi;
+    return used;
 }
 
 void chart_format(double v, char *out, int len)

@@ -68,8 +68,8 @@ int chart_cell(const ChartCanvas *c, int row, int col, char out[8], int *role);
 
 /* Fits the axis to the data: y range over finite (positive when logy) values, no margin;
  * x range over the points; first=0 widens the current range instead of replacing it. Leaves
- * the axis unchanged when there is no usable point. */
-void chart_fit(ChartAxis *ax, const double *x, const double *y, int n, int first);
+ * the axis unchanged when there is no usable point. Returns the number of usable points. */
+int chart_fit(ChartAxis *ax, const double *x, const double *y, int n, int first);
 
 /* Column / row of a data coordinate on the canvas, or -1 when outside. */
 int chart_col(const ChartCanvas *c, const ChartAxis *ax, double x);
