@@ -66,7 +66,7 @@ static void series_merge(Series *s)
 {
     ASSERT(s->n % 2 == 0);
     for (int i = 0; i < s->n / 2; i++) {
-        s->x[i] = 0.5f * (s->x[2 * i] + s->x[2 * i + 1]);
+        s->x[i] = 0.5 * (s->x[2 * i] + s->x[2 * i + 1]);
         s->y[i] = 0.5f * (s->y[2 * i] + s->y[2 * i + 1]);
     }
     s->n /= 2;
@@ -85,7 +85,7 @@ int history_push(History *h, const char *name, double x, double y)
     s->open_y += y;
     if (++s->open_n < s->bucket)
         return 0;
-    s->x[s->n] = (float)(s->open_x / (double)s->open_n);
+    s->x[s->n] = s->open_x / (double)s->open_n;
     s->y[s->n] = (float)(s->open_y / (double)s->open_n);
     s->n++;
     s->open_n = 0;
@@ -95,13 +95,13 @@ int history_push(History *h, const char *name, double x, double y)
     return 0;
 }
 
-int history_points(const Series *s, float *x, float *y)
+int history_points(const Series *s, double *x, float *y)
 {
     memcpy(x, s->x, (size_t)s->n * sizeof *x);
     memcpy(y, s->y, (size_t)s->n * sizeof *y);
     int n = s->n;
     if (s->open_n > 0) {
-        x[n] = (float)(s->open_x / (double)s->open_n);
+        x[n] = s->open_x / (double)s->open_n;
         y[n] = (float)(s->open_y / (double)s->open_n);
         n++;
     }

@@ -12,14 +12,15 @@
 #include <stddef.h>
 
 #define HISTORY_MAX_POINTS 4096
-#define HISTORY_MAX_SERIES 64
+#define HISTORY_MAX_SERIES 32   /* = PROTO_SERIES_MAX: every series fits a snapshot */
 #define HISTORY_NAME_MAX   48
 #define HISTORY_MAX_LATEST 32
 #define HISTORY_LOG_LINES  200
 
 typedef struct Series {
     char name[HISTORY_NAME_MAX];
-    float *x, *y;          /* HISTORY_MAX_POINTS each */
+    double *x;             /* HISTORY_MAX_POINTS each: step (or generation) */
+    float *y;
     int n;                 /* closed points */
     long bucket;           /* raw points per closed point (a power of two) */
     long open_n;           /* raw points in the open bucket */
@@ -55,7 +56,7 @@ const Series *history_find(const History *h, const char *name);
 
 /* Copies the series' points into x[], y[] (capacity HISTORY_MAX_POINTS + 1): the closed points
  * followed by the open bucket's mean when it holds any. Returns the number of points. */
-int history_points(const Series *s, float *x, float *y);
+int history_points(const Series *s, double *x, float *y);
 
 /* Keeps body as the latest message for key (e.g. "front" or "gates/largest"). Returns 0 or -1
  * when the table is full or memory runs out (counted in h->dropped). */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const char *const state_names[WSTATE_COUNT] = {
-    [WSTATE_IDLE] = "idle",         [WSTATE_RUNNING] = "running", [WSTATE_PAUSED] = "paused",
+    [WSTATE_STARTING] = "starting",         [WSTATE_RUNNING] = "running", [WSTATE_PAUSED] = "paused",
     [WSTATE_STOPPING] = "stopping", [WSTATE_DONE] = "done",       [WSTATE_FAILED] = "failed",
 };
 
@@ -21,14 +21,15 @@ static const char *const cmd_names[WCMD_COUNT] = {
 
 /* Rows: state; columns: pause resume stop checkpoint target extract snapshot status.
  * Reading aids: snapshot and status are always allowed (a finished run still answers them);
- * target and extract only while a job can act on them; pause twice is refused so that a
- * client learns its view of the state was stale. */
+ * pause, resume and stop are idempotent (pausing a paused job is accepted and changes nothing),
+ * so a client that retries after a lost reply gets the same answer; nothing but snapshot and
+ * status is accepted once the job is stopping or over. */
 static const int transitions[WSTATE_COUNT][WCMD_COUNT] = {
-    /*                 pause          resume          stop             ckpt target extr snap stat */
-    [WSTATE_IDLE]     = {NO,            NO,             WSTATE_DONE,     NO, ST,    NO,  ST, ST},
-    [WSTATE_RUNNING]  = {WSTATE_PAUSED, NO,             WSTATE_STOPPING, ST, ST,    ST,  ST, ST},
-    [WSTATE_PAUSED]   = {NO,            WSTATE_RUNNING, WSTATE_STOPPING, ST, ST,    ST,  ST, ST},
-    [WSTATE_STOPPING] = {NO,            NO,             NO,              NO, NO,    NO,  ST, ST},
+    /*                  pause          resume          stop             ckpt target extr snap stat */
+    [WSTATE_STARTING] = {NO,            NO,             WSTATE_STOPPING, NO, ST,    NO,  ST, ST},
+    [WSTATE_RUNNING]  = {WSTATE_PAUSED, ST,             WSTATE_STOPPING, ST, ST,    ST,  ST, ST},
+    [WSTATE_PAUSED]   = {ST,            WSTATE_RUNNING, WSTATE_STOPPING, ST, ST,    ST,  ST, ST},
+    [WSTATE_STOPPING] = {NO,            NO,             ST,              NO, NO,    NO,  ST, ST},
     [WSTATE_DONE]     = {NO,            NO,             NO,              NO, NO,    NO,  ST, ST},
     [WSTATE_FAILED]   = {NO,            NO,             NO,              NO, NO,    NO,  ST, ST},
 };

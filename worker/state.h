@@ -8,7 +8,7 @@
 #include "err.h"
 
 typedef enum WorkerState {
-    WSTATE_IDLE,       /* no job started yet */
+    WSTATE_STARTING,   /* the job is being set up */
     WSTATE_RUNNING,
     WSTATE_PAUSED,
     WSTATE_STOPPING,   /* stop asked: the job writes a checkpoint and returns */

@@ -13,7 +13,8 @@
 
 #include "history.h"
 
-static float xs[HISTORY_MAX_POINTS + 1], ys[HISTORY_MAX_POINTS + 1];
+static double xs[HISTORY_MAX_POINTS + 1];
+static float ys[HISTORY_MAX_POINTS + 1];
 
 static void test_short_exact(void **st)
 {
@@ -26,7 +27,7 @@ static void test_short_exact(void **st)
     assert_non_null(s);
     assert_int_equal(history_points(s, xs, ys), 100);
     for (int i = 0; i < 100; i++) {
-        assert_true(xs[i] == (float)i);
+        assert_true(xs[i] == (double)i);
         assert_true(ys[i] == (float)(10.0 - 0.05 * i));
     }
     assert_null(history_find(&h, "valid/loss"));
@@ -49,12 +50,12 @@ static void test_long_downsampled(void **st)
     /* Each point is a mean of consecutive raw points of a line: still on the line, x increasing,
      * and together they span the whole run. */
     for (int i = 0; i < n; i++) {
-        assert_true(fabsf(ys[i] - (2.0f * xs[i] + 1.0f)) <= 1e-6f * ys[i] + 1.0f);
+        assert_true(fabs(ys[i] - (2.0 * xs[i] + 1.0)) <= 1e-6 * ys[i] + 1.0);
         if (i > 0)
             assert_true(xs[i] > xs[i - 1]);
     }
-    assert_true(xs[0] < (float)s->bucket);
-    assert_true(xs[n - 1] > (float)(N - s->bucket));
+    assert_true(xs[0] < (double)s->bucket);
+    assert_true(xs[n - 1] > (double)(N - s->bucket));
     /* the count of raw points covered adds up */
     long covered = (long)s->n * s->bucket + s->open_n;
     assert_int_equal(covered, N);
