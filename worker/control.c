@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "strbuf.h"
+
 int control_init(Control *c, JobCtl *job, Publisher *pub, const char *stage, const char *run_dir,
                  MosErr *err)
 {
@@ -24,7 +26,7 @@ int control_init(Control *c, JobCtl *job, Publisher *pub, const char *stage, con
     gethostname(host, sizeof host - 1);
     snprintf(c->host, sizeof c->host, "%s", host);
     char abs[PATH_MAX];
-    snprintf(c->run_dir, sizeof c->run_dir, "%s", realpath(run_dir, abs) ? abs : run_dir);
+    STR_SET(c->run_dir, realpath(run_dir, abs) ? abs : run_dir);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(c->run_id, sizeof c->run_id, "%lx-%lx", (long)ts.tv_sec, (long)getpid());

@@ -27,10 +27,10 @@ void publisher_record(History *h, const Msg *m, const void *body, size_t len)
         history_push(h, "train.tok_per_s", (double)m->u.train.step, m->u.train.tok_per_s);
         break;
     case MSG_VALID:
-        snprintf(name, sizeof name, "valid.loss.%s", m->u.valid.group);
+        snprintf(name, sizeof name, "valid.loss.%.24s", m->u.valid.group);
         history_push(h, name, (double)m->u.valid.step, m->u.valid.loss);
         if (m->u.valid.has_bleu) {
-            snprintf(name, sizeof name, "valid.bleu.%s", m->u.valid.group);
+            snprintf(name, sizeof name, "valid.bleu.%.24s", m->u.valid.group);
             history_push(h, name, (double)m->u.valid.step, m->u.valid.bleu);
         }
         break;
