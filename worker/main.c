@@ -11,6 +11,10 @@
 #endif
 
 static const Command *const commands[] = {
+    &cmd_run,
+    &cmd_worker,
+    &cmd_ctl,
+    &cmd_watch,
     &cmd_dash,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])

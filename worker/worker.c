@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,12 +182,13 @@ static int open_run_dir(Worker *w, MosErr *err)
     w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (w->lock_fd < 0)
         return err_set(err, "%s: %s", path, strerror(errno));
-    if (flock(w->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        char pid[32] = "?";
-        ssize_t n = pread(w->lock_fd, pid, sizeof pid - 1, 0);
-        pid[n > 0 ? n : 1] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        return err_set(err, "%s: another worker (pid %s) is running in this run directory; "
+    /* A POSIX record lock: released by the kernel when the worker dies, even by kill -9, and
+     * testable without taking it (detach_worker_running). */
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(w->lock_fd, F_SETLK, &fl) < 0) {
+        struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        long pid = fcntl(w->lock_fd, F_GETLK, &who) == 0 ? (long)who.l_pid : -1;
+        return err_set(err, "%s: another worker (pid %ld) is running in this run directory; "
                        "attach with `mos dash --run-dir %s` or stop it with `mos ctl --run-dir "
                        "%s stop`", d, pid, d, d);
     }
