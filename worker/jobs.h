@@ -6,7 +6,6 @@
 
 #include "pipeline.h"
 
-#define JOB_STAGES \
-    { "none", NULL, NULL },
+#define JOB_STAGES
 
 #endif

@@ -19,8 +19,9 @@ typedef struct Stage {
 
 static const Stage stages[] = {
     JOB_STAGES
+    { NULL, NULL, NULL },
 };
-#define N_STAGES (int)(sizeof stages / sizeof stages[0])
+#define N_STAGES (int)(sizeof stages / sizeof stages[0] - 1)
 
 static void stage_list(char *buf, size_t n)
 {

@@ -200,6 +200,9 @@ static int open_run_dir(Worker *w, MosErr *err)
     w->logf = fopen(path, "a");
     if (!w->logf)
         return err_set(err, "%s: %s", path, strerror(errno));
+    /* Stages may print progress (mos prepare does): in a worker it belongs in the log. */
+    fflush(stdout);
+    dup2(fileno(w->logf), STDOUT_FILENO);
     return 0;
 }
 
@@ -287,7 +290,6 @@ int worker_main(const WorkerOpts *o, MosErr *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    publish_status(&w);   /* seq continues from the log; clients see the new run_id */
     if (pthread_create(&w.thread, NULL, job_thread, &w) != 0) {
         report_ready(o, "error: cannot start the job thread");
         worker_teardown(&w);

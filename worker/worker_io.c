@@ -74,7 +74,7 @@ static int curve_setup(WorkerIO *io, const char *dir, ProtoErr *pe)
     if (wire_curve_load(secret, &io->curve, pe) < 0)
         return -1;
     if (access(allow, R_OK) != 0) {
-        snprintf(pe->msg, sizeof pe->msg, "%.300s: missing: list the public keys of the clients "
+        snprintf(pe->msg, sizeof pe->msg, "%.120s: missing: list the public keys of the clients "
                  "allowed to connect, one per line", allow);
         return -1;
     }
