@@ -18,6 +18,7 @@ static const Command *const commands[] = {
     &cmd_ctl,
     &cmd_watch,
     &cmd_dash,
+    &cmd_bench,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
