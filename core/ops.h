@@ -38,8 +38,10 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
 void relu_forward(float *x, long N);
 void relu_backward_inplace(float *dx, const float *out, long N);
 
-/* Inverted dropout in place: x (N) *= keep / (1 - p), keep ~ Bernoulli(1 - p) drawn from rng in
- * index order and saved in mask (N). p == 0: nothing (mask untouched). Backward: dx *= same. */
+/* Inverted dropout in place: x (N) *= keep / (1 - p'), keep ~ Bernoulli(1 - p') drawn from rng in
+ * index order (16-bit draws, so p' is p rounded to a multiple of 2^-16) and saved in mask (N).
+ * p == 0: nothing (mask untouched). Backward: dx *= the same factor. Attention dropout draws the
+ * same way. */
 void dropout_forward(float *x, uint8_t *mask, long N, float p, Rng *rng);
 void dropout_backward(float *dx, const uint8_t *mask, long N, float p);
 
