@@ -67,6 +67,8 @@ static int prep_check_opts(const PrepareOpts *o, MosErr *e)
         return err_set(e, "--vocab must be between 8 and 1000000, got %d", o->vocab);
     if (o->threads < 1 || o->threads > 256)
         return err_set(e, "--threads must be between 1 and 256, got %d", o->threads);
+    if (!(o->char_coverage > 0.0 && o->char_coverage <= 1.0))
+        return err_set(e, "--char-coverage must be in (0, 1], got %g", o->char_coverage);
     if (o->valid_size < 0 || o->test_size < 0)
         return err_set(e, "--valid-size and --test-size must not be negative");
     if (o->max_words < 1)
@@ -92,8 +94,9 @@ static void prep_fp_options(Prep *p)
     char num[64];
     snprintf(num, sizeof num, "%d", PREP_FORMAT);
     prep_fp_add(p, "format", num);
-    snprintf(num, sizeof num, "%d", o->pretokenized ? 0 : o->vocab);
-    prep_fp_add(p, "vocab", num);
+    snprintf(num, sizeof num, "%d %.6f", o->pretokenized ? 0 : o->vocab,
+             o->pretokenized ? 0.0 : o->char_coverage);
+    prep_fp_add(p, "vocab,char_coverage", num);
     snprintf(num, sizeof num, "%d %d", o->valid_size, o->test_size);
     prep_fp_add(p, "valid,test", num);
     snprintf(num, sizeof num, "%d %d %d", o->max_words, o->clean, o->pretokenized);

@@ -178,8 +178,12 @@ static int src_debian_package(Prep *p, const char *name, const char *debs, MosEr
     snprintf(cat, sizeof cat, "pkgs/%s", name);
     prep_path(p, dir, cat);
     char *argv[] = { "dpkg-deb", "-x", deb, dir, NULL };
-    if (proc_run(argv, NULL, NULL, prep_path(p, log, "dpkg-deb.log"), e) < 0)
+    if (fs_mkdir_p(dir, e) < 0)
         return -1;
+    if (proc_run(argv, NULL, NULL, prep_path(p, log, "dpkg-deb.log"), e) < 0) {
+        err_prefix(e, "package %s", name);
+        return -1;
+    }
     fs_join(cat, dir, PREP_CATALOG_DIR);
     struct dirent **list;
     int n;
