@@ -94,9 +94,11 @@ static void prep_fp_options(Prep *p)
     char num[64];
     snprintf(num, sizeof num, "%d", PREP_FORMAT);
     prep_fp_add(p, "format", num);
-    snprintf(num, sizeof num, "%d %.6f", o->pretokenized ? 0 : o->vocab,
-             o->pretokenized ? 0.0 : o->char_coverage);
-    prep_fp_add(p, "vocab,char_coverage", num);
+    /* spm_train's result depends on its thread count too (measured: 1 vs 2 threads give
+     * different models), so the threads are an input. */
+    snprintf(num, sizeof num, "%d %.6f %d", o->pretokenized ? 0 : o->vocab,
+             o->pretokenized ? 0.0 : o->char_coverage, o->pretokenized ? 0 : o->threads);
+    prep_fp_add(p, "vocab,char_coverage,threads", num);
     snprintf(num, sizeof num, "%d %d", o->valid_size, o->test_size);
     prep_fp_add(p, "valid,test", num);
     snprintf(num, sizeof num, "%d %d %d", o->max_words, o->clean, o->pretokenized);

@@ -276,7 +276,9 @@ static void catalogs_to_data(void **state)
                              "--threads", "1", NULL), 0);
     if (!strstr(out_text, "valid.de changed since it was prepared"))
         fail_msg("no rebuild message in '%s'", out_text);
-    check_data(run, manifest(run));
+    json_t *m4 = manifest(run);
+    check_data(run, m4);
+    json_decref(m4);
     json_decref(m);
     json_decref(m2);
     json_decref(m3);
