@@ -118,8 +118,14 @@ static int src_debian_versions(Prep *p, MosErr *e)
     int rc = proc_run(argv, NULL, prep_path(p, out, "apt-cache.out"),
                       prep_path(p, log, "apt-cache.log"), e);
     free(argv);
-    if (rc < 0)
-        return -1;
+    if (rc < 0) {
+        char why[MOS_ERR_LEN];
+        snprintf(why, sizeof why, "%s", e ? e->msg : "");
+        if (p->npkgs == 1)
+            return err_set(e, "package %s: %s (run apt-get update?)", p->pkgs[0], why);
+        return err_set(e, "packages %s and %d more: %s (run apt-get update?)", p->pkgs[0],
+                       p->npkgs - 1, why);
+    }
     FILE *f = fopen(out, "r");
     if (!f)
         return err_set(e, "%s: %s", out, strerror(errno));

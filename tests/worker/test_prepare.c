@@ -409,6 +409,10 @@ static void bad_inputs_fail_cleanly(void **state)
     mkdir(tp("nomo"), 0777);
     expect_failure("no .mo catalogs", prepare("--run-dir", tp("user"), "--mo-dir", tp("nomo"),
                                               NULL));
+    expect_failure("--packages: 'bad;name' is not a Debian package name",
+                   prepare("--run-dir", tp("user"), "--packages", "bad;name", NULL));
+    expect_failure("package nosuchpkg-mos-test: apt-cache failed",     /* local, no network */
+                   prepare("--run-dir", tp("user"), "--packages", "nosuchpkg-mos-test", NULL));
     expect_failure("--pretokenized and --vocab-file go together",
                    prepare("--run-dir", tp("user"), "--src", tp("u.en"), "--tgt", tp("u.de"),
                            "--pretokenized", NULL));
