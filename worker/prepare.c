@@ -6,10 +6,13 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 const PrepPackage prepare_packages[] = {
     { "gcc-12-locales", "GCC 12 compiler diagnostics (gcc, cpplib)" },
@@ -105,6 +108,21 @@ static void prep_fp_options(Prep *p)
     prep_fp_add(p, "max_words,clean,pretokenized", num);
 }
 
+/* Holds RUN/.prepare.lock (flock) for the life of the process, so that two `mos prepare` in
+ * the same run directory cannot build into the same scratch folder. */
+static int prep_lock(const char *abs_run, MosErr *e)
+{
+    char path[PATH_MAX];
+    int fd = open(fs_join(path, abs_run, ".prepare.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return err_set(e, "%s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return err_set(e, "another mos prepare is running in %s", abs_run);
+    }
+    return 0;       /* the descriptor stays open: the lock ends with the process */
+}
+
 /* Creates RUN and an empty RUN/.data.new; resolves paths. */
 static int prep_dirs(Prep *p, MosErr *e)
 {
@@ -114,6 +132,8 @@ static int prep_dirs(Prep *p, MosErr *e)
     char abs[PATH_MAX];
     if (!realpath(run, abs))
         return err_set(e, "%s: %s", run, strerror(errno));
+    if (prep_lock(abs, e) < 0)
+        return -1;
     if (snprintf(p->tmp, sizeof p->tmp, "%s/.data.new", abs) >= (int)sizeof p->tmp ||
         snprintf(p->data, sizeof p->data, "%s/data", run) >= (int)sizeof p->data)
         return err_set(e, "%s: path too long", run);

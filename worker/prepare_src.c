@@ -104,6 +104,25 @@ static int src_parse_packages(Prep *p, MosErr *e)
     return p->npkgs ? 0 : err_set(e, "--packages: empty list");
 }
 
+/* "Package: x" / "Version: v" stanzas of apt-cache's output into p->versions. */
+static int src_parse_versions(Prep *p, const char *out, MosErr *e)
+{
+    FILE *f = fopen(out, "r");
+    if (!f)
+        return err_set(e, "%s: %s", out, strerror(errno));
+    p->versions = json_object();
+    char line[1024], pkg[256] = "";
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "Package: ", 9) == 0)
+            snprintf(pkg, sizeof pkg, "%.*s", (int)(sizeof pkg - 1), line + 9);
+        else if (strncmp(line, "Version: ", 9) == 0 && pkg[0])
+            json_object_set_new(p->versions, pkg, json_string(line + 9));
+    }
+    fclose(f);
+    return 0;
+}
+
 /* Candidate versions from `apt-cache show --no-all-versions`, into p->versions. */
 static int src_debian_versions(Prep *p, MosErr *e)
 {
@@ -126,19 +145,8 @@ static int src_debian_versions(Prep *p, MosErr *e)
         return err_set(e, "packages %s and %d more: %s (run apt-get update?)", p->pkgs[0],
                        p->npkgs - 1, why);
     }
-    FILE *f = fopen(out, "r");
-    if (!f)
-        return err_set(e, "%s: %s", out, strerror(errno));
-    p->versions = json_object();
-    char line[1024], pkg[256] = "";
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "Package: ", 9) == 0)
-            snprintf(pkg, sizeof pkg, "%.*s", (int)(sizeof pkg - 1), line + 9);
-        else if (strncmp(line, "Version: ", 9) == 0 && pkg[0])
-            json_object_set_new(p->versions, pkg, json_string(line + 9));
-    }
-    fclose(f);
+    if (src_parse_versions(p, out, e) < 0)
+        return -1;
     for (int i = 0; i < p->npkgs; i++) {
         json_t *v = json_object_get(p->versions, p->pkgs[i]);
         if (!v)

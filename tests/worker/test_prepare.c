@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -420,6 +422,12 @@ static void bad_inputs_fail_cleanly(void **state)
     expect_failure("baddict.txt:2: duplicate token 'the'",
                    prepare("--run-dir", tp("user"), "--src", tp("p.en"), "--tgt", tp("p.de"),
                            "--pretokenized", "--vocab-file", tp("baddict.txt"), NULL));
+    /* A second prepare in the same run directory waits for nobody: it refuses. */
+    int fd = open(tp("user/.prepare.lock"), O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    expect_failure("another mos prepare is running in", prepare_user(tp("u.en"), tp("u.de")));
+    close(fd);
     /* A missing tool gets a hint instead of a cryptic failure. */
     char *argv[] = { mos, "prepare", "--run-dir", (char *)tp("user"), "--src",
                      (char *)tp("u.en"), "--tgt", (char *)tp("v.de"), "--force", NULL };
