@@ -233,10 +233,16 @@ static int src_debian(Prep *p, MosErr *e)
     argv[0] = "apt-get";
     argv[1] = "download";
     memcpy(argv + 2, p->pkgs, (size_t)p->npkgs * sizeof *argv);
-    printf("mos prepare: downloading %d Debian packages (apt-get download)\n", p->npkgs);
+    printf("mos prepare: downloading %d Debian package%s (apt-get download)\n", p->npkgs,
+           p->npkgs == 1 ? "" : "s");
     fflush(stdout);
     int rc = proc_run(argv, debs, NULL, prep_path(p, log, "apt-get.log"), e);
     free(argv);
+    if (rc < 0 && e) {
+        char why[MOS_ERR_LEN];
+        snprintf(why, sizeof why, "%s", e->msg);
+        err_set(e, "%s (offline? --mo-dir or --src use local files)", why);
+    }
     for (int i = 0; rc == 0 && i < p->npkgs; i++)
         rc = src_debian_package(p, p->pkgs[i], debs, e);
     if (rc < 0)
