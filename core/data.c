@@ -178,16 +178,18 @@ int data_split_load(const char *data_dir, const char *split, const Manifest *m, 
     total += t.nlines ? t.off[t.nlines - 1] + t.len[t.nlines - 1] : 0;
     d->src_len = malloc(sizeof(int) * (size_t)(s.nlines + 1));
     d->tgt_len = malloc(sizeof(int) * (size_t)(s.nlines + 1));
+    d->line = malloc(sizeof(int) * (size_t)(s.nlines + 1));
     d->src_off = malloc(sizeof(long) * (size_t)(s.nlines + 1));
     d->tgt_off = malloc(sizeof(long) * (size_t)(s.nlines + 1));
     d->tokens = malloc(sizeof(int) * (size_t)(total + 1));
-    ASSERT(d->src_len && d->tgt_len && d->src_off && d->tgt_off && d->tokens);
+    ASSERT(d->src_len && d->tgt_len && d->line && d->src_off && d->tgt_off && d->tokens);
     long pos = 0;
     for (int i = 0; i < s.nlines; i++) {
         if (s.len[i] + 1 > max_positions || t.len[i] + 1 > max_positions) {
             d->skipped++;
             continue;
         }
+        d->line[d->n] = i;
         d->src_len[d->n] = s.len[i];
         d->src_off[d->n] = pos;
         memcpy(d->tokens + pos, s.tok + s.off[i], sizeof(int) * (size_t)s.len[i]);
@@ -208,6 +210,7 @@ void data_split_free(DataSplit *d)
 {
     free(d->src_len);
     free(d->tgt_len);
+    free(d->line);
     free(d->src_off);
     free(d->tgt_off);
     free(d->tokens);
