@@ -96,6 +96,14 @@ static char *read_all(const char *path, size_t *n, MosErr *err)
     return buf;
 }
 
+static void ids_free(IdsFile *f)
+{
+    free(f->len);
+    free(f->off);
+    free(f->tok);
+    memset(f, 0, sizeof *f);
+}
+
 static int ids_read(const char *path, int vocab, int max_lines, IdsFile *f, MosErr *err)
 {
     size_t n;
@@ -132,6 +140,7 @@ static int ids_read(const char *path, int vocab, int max_lines, IdsFile *f, MosE
                 err_set(err, "%s:%d: '%.*s' is not a token id in [0, %d)", path, f->nlines + 1,
                         bad_len > 20 ? 20 : bad_len, p, vocab);
                 free(buf);
+                ids_free(f);
                 return -1;
             }
             f->tok[ntok++] = (int)v;
@@ -146,13 +155,6 @@ static int ids_read(const char *path, int vocab, int max_lines, IdsFile *f, MosE
     return 0;
 }
 
-static void ids_free(IdsFile *f)
-{
-    free(f->len);
-    free(f->off);
-    free(f->tok);
-    memset(f, 0, sizeof *f);
-}
 
 int data_split_load(const char *data_dir, const char *split, const Manifest *m, int max_positions,
                     int max_pairs, DataSplit *d, MosErr *err)
