@@ -13,6 +13,7 @@
 static const Command *const commands[] = {
     &cmd_prepare,
     &cmd_config,
+    &cmd_bleu,
     &cmd_run,
     &cmd_worker,
     &cmd_ctl,
