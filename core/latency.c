@@ -23,6 +23,7 @@ void latency_opts_default(LatencyOpts *o)
     o->runs = 20;
     o->trim = 0.1;
     o->threads = 1;
+    o->vocab = 0;
 }
 
 static double clock_ms(const LatencyBackend *b)
@@ -319,10 +320,10 @@ static json_t *protocol_json(const LatencyJob *job)
     const LatencyOpts *o = &job->opts;
     char seed[24];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)job->seed);
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:s}", "format", "mos-latency",
-                     "src_len", o->src_len, "steps", o->steps, "beam", o->beam, "warmup",
-                     o->warmup, "runs", o->runs, "trim", o->trim, "threads", o->threads, "seed",
-                     seed);
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:s}", "format",
+                     "mos-latency", "src_len", o->src_len, "steps", o->steps, "beam", o->beam,
+                     "warmup", o->warmup, "runs", o->runs, "trim", o->trim, "threads",
+                     o->threads, "vocab", o->vocab, "seed", seed);
 }
 
 /* latency.json: written on the first run, compared on later ones. */

@@ -31,6 +31,7 @@ typedef struct LatencyOpts {
     int runs;        /* timed runs of each part, HAT 20 on CPU */
     double trim;     /* fraction dropped at each end, HAT 0.1 */
     int threads;     /* OpenBLAS threads, recorded with the data */
+    int vocab;       /* the timed model's output vocabulary, recorded (0: not given) */
 } LatencyOpts;
 
 /* HAT's settings above, 1 thread. */
