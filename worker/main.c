@@ -14,6 +14,7 @@ static const Command *const commands[] = {
     &cmd_prepare,
     &cmd_config,
     &cmd_run,
+    &cmd_latency,
     &cmd_worker,
     &cmd_ctl,
     &cmd_watch,
