@@ -15,6 +15,7 @@ static const Command *const commands[] = {
     &cmd_config,
     &cmd_bleu,
     &cmd_run,
+    &cmd_latency,
     &cmd_worker,
     &cmd_ctl,
     &cmd_watch,
