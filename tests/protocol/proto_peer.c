@@ -29,9 +29,9 @@ static void print_schema(void)
         json_t *fields = json_array();
         for (int j = 0; j < d->nfields; j++) {
             const FieldDesc *f = &d->fields[j];
-            json_array_append_new(fields, json_pack("{s:s, s:s, s:i, s:b, s:s?}", "name",
+            json_array_append_new(fields, json_pack("{s:s, s:s, s:i, s:b, s:s?, s:s}", "name",
                 f->name, "kind", kind_names[f->kind], "max", (int)f->max, "required",
-                f->has_off < 0, "sub", f->sub ? f->sub->name : NULL));
+                f->has_off < 0, "sub", f->sub ? f->sub->name : NULL, "doc", f->doc));
         }
         json_object_set_new(recs, d->name, fields);
     }
