@@ -6,6 +6,7 @@
 #include "cli.h"
 
 extern const Command cmd_dash;
+extern const Command cmd_prepare;
 extern const Command cmd_worker;
 extern const Command cmd_ctl;
 extern const Command cmd_watch;
