@@ -7,6 +7,7 @@
 
 extern const Command cmd_dash;
 extern const Command cmd_prepare;
+extern const Command cmd_config;
 extern const Command cmd_worker;
 extern const Command cmd_ctl;
 extern const Command cmd_watch;

@@ -12,6 +12,7 @@
 
 static const Command *const commands[] = {
     &cmd_run,
+    &cmd_config,
     &cmd_prepare,
     &cmd_worker,
     &cmd_ctl,
