@@ -115,7 +115,7 @@ static int next_key(const char *text, size_t *pos, char out[WIRE_KEY_LEN + 1])
         *pos += len + (line[len] == '\n');
         while (len && (*line == ' ' || *line == '\t'))
             line++, len--;
-        size_t n = strcspn(line, " \t\r\n#");
+        size_t n = strcspn(line, " \t\r\n");   /* not '#': it is a Z85 digit */
         if (n > len || line[0] == '#' || !z85_key_ok(line, n))
             continue;
         memcpy(out, line, WIRE_KEY_LEN);
