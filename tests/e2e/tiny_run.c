@@ -3,6 +3,7 @@
  * usage: tiny_run RUN_DIR N_TRAIN N_VALID N_TEST SEED */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "tiny_data.h"
 
@@ -12,6 +13,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: tiny_run RUN_DIR N_TRAIN N_VALID N_TEST SEED\n");
         return 2;
     }
+    mkdir(argv[1], 0755);   /* an existing directory is fine; tiny_data_write reports the rest */
     if (tiny_data_write(argv[1], atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
                         strtoull(argv[5], NULL, 10)) < 0) {
         fprintf(stderr, "tiny_run: cannot write %s/data\n", argv[1]);
