@@ -19,6 +19,7 @@ static const Command *const commands[] = {
     &cmd_worker,
     &cmd_ctl,
     &cmd_watch,
+    &cmd_keygen,
     &cmd_dash,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
