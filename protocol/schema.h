@@ -159,6 +159,7 @@
 
 #define PROTO_FIELDS_snapshot(F, T) \
     F(T, seq,     I64,  _, 0, REQ, "seq of the last message reflected here: drop updates with seq <= it") \
+    F(T, worker,  STR,  _, PROTO_NAME_MAX, REQ, "the worker id of the stream (header `worker`)") \
     F(T, status,  REC,  Status, 0, OPT, "latest status") \
     F(T, series,  RECS, Series, PROTO_SERIES_MAX, REQ, "history of every series, downsampled") \
     F(T, gates,   REC,  Gates, 0, OPT, "latest gates message") \
