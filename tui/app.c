@@ -150,7 +150,7 @@ static int open_replay(App *a, const char *path, char *err, size_t len)
     if (source_open_replay(&s, path, err, len) != 0)
         return -1;
     char label[160];
-    snprintf(label, sizeof label, "replay %s", path);
+    snprintf(label, sizeof label, "replay %.150s", path);
     return add_source(a, s, label) < 0 ? -1 : 0;
 }
 
