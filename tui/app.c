@@ -151,7 +151,11 @@ static int open_replay(App *a, const char *path, char *err, size_t len)
         return -1;
     char label[160];
     snprintf(label, sizeof label, "replay %.150s", path);
-    return add_source(a, s, label) < 0 ? -1 : 0;
+    int conn = add_source(a, s, label);
+    if (conn < 0)
+        return -1;
+    a->store->w[conn].replay = 1;
+    return 0;
 }
 
 /* --run-dir: the worker named in endpoints.json if it answers, else the event log. */
@@ -448,13 +452,13 @@ static void select_worker(App *a, int dir)
 }
 
 /* Up/down/left/right mean different things in each panel; dir is -1 or +1. */
-static void move_cursor(App *a, int dir, int vertical)
+static void move_cursor(App *a, int dir)
 {
     View *v = &a->view;
     switch (v->focus) {
     case PANEL_FRONT: {
         int n = front_count(a);
-        v->front_cursor += vertical ? -dir : dir;   /* up = towards the lower latency */
+        v->front_cursor += dir;   /* down/right: the next point, towards higher latency */
         v->front_cursor = v->front_cursor < 0 ? 0 : n > 0 && v->front_cursor >= n ? n - 1
                                                                                   : v->front_cursor;
         break;
@@ -496,10 +500,10 @@ static void act(App *a, Action action)
     case ACT_EXTRACT: act_extract(a); break;
     case ACT_FOCUS_NEXT: move_focus(a, 1); break;
     case ACT_FOCUS_PREV: move_focus(a, -1); break;
-    case ACT_LEFT: move_cursor(a, -1, 0); break;
-    case ACT_RIGHT: move_cursor(a, 1, 0); break;
-    case ACT_UP: move_cursor(a, -1, 1); break;
-    case ACT_DOWN: move_cursor(a, 1, 1); break;
+    case ACT_LEFT: move_cursor(a, -1); break;
+    case ACT_RIGHT: move_cursor(a, 1); break;
+    case ACT_UP: move_cursor(a, -1); break;
+    case ACT_DOWN: move_cursor(a, 1); break;
     case ACT_LOGY: a->view.logy = !a->view.logy; break;
     case ACT_ZOOM: cycle_zoom(&a->view); break;
     case ACT_THEME: next_theme(a); break;
@@ -610,6 +614,10 @@ static void draw_keybar(App *a, Rect r, double now)
         widget_text(r.y, r.x, r.w, ROLE_WARN, "%s", a->confirm_text);
         return;
     }
+    if (now < a->flash_until) {   /* a reply or a notice: the whole bar, for a few seconds */
+        widget_text(r.y, r.x, r.w, ROLE_WARN, "%s", a->flash);
+        return;
+    }
     int x = r.x;
     for (int i = 0; i < keymap_count && x < r.x + r.w; i++) {
         if (!keymap[i].bar)
@@ -617,13 +625,6 @@ static void draw_keybar(App *a, Rect r, double now)
         x += widget_text(r.y, x, r.x + r.w - x, ROLE_KEY, "%s", keymap[i].name);
         x += widget_text(r.y, x, r.x + r.w - x, ROLE_KEY_TEXT, " %s ", keymap[i].bar);
     }
-    const char *msg = now < a->flash_until ? a->flash : NULL;
-    char right[300];
-    snprintf(right, sizeof right, " %s", msg ? msg : "");
-    int len = (int)strlen(right);
-    if (msg && x + 2 < r.x + r.w)
-        widget_text(r.y, r.x + r.w - len > x + 1 ? r.x + r.w - len : x + 1, r.x + r.w - x - 1,
-                    ROLE_WARN, "%s", right);
 }
 
 static void draw_help(void)
@@ -722,8 +723,10 @@ int app_run(App *a)
     crt_apply_theme(&a->theme);
     a->view.glyphs = crt_glyphs() == CRT_GLYPHS_BLOCK ? CHART_BLOCK
                      : crt_glyphs() == CRT_GLYPHS_ASCII ? CHART_ASCII : CHART_BRAILLE;
-    if (warn[0])
+    if (warn[0]) {
         store_log(a->store, "warn", "%s", warn);
+        app_flash(a, "%s", warn);
+    }
     if (a->warn[0])
         store_log(a->store, "warn", "%s", a->warn);
     a->dirty = 1;

@@ -191,7 +191,7 @@ int source_pending(const Source *s)
 int64_t source_command(Source *s, Cmd *cmd, char *err, size_t len)
 {
     if (!s->live) {
-        snprintf(err, len, "replaying an event log: there is no worker to send '%s' to",
+        snprintf(err, len, "replay: no worker to send '%s' to",
                  msg_cmd_name(cmd->kind));
         return -1;
     }
