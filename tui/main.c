@@ -1,6 +1,8 @@
 /* mos-dash: the full-screen dashboard executable (`mos dash` runs it). Parses options, opens
  * the sources, runs the app. Only this file chooses exit codes: 0 ok, 1 runtime error, 2 usage. */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +100,18 @@ int main(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     char err[1024];
     App *a = NULL;
-    if (app_new(&a, &o, err, sizeof err) != 0) {
+    /* ZeroMQ's I/O threads inherit the signal mask: block the signals the app waits for while
+     * they are created, so SIGWINCH and the quit signals interrupt the main thread's poll. */
+    sigset_t mask, old;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGWINCH);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, &old);
+    rc = app_new(&a, &o, err, sizeof err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         fprintf(stderr, "mos-dash: %s\n", err);
         return 1;
     }

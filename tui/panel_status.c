@@ -64,8 +64,12 @@ static int status_progress(int y, Rect in, const StoreWorker *w)
         y++;
     }
     if (st->has_lr || st->has_tok_per_s) {
-        snprintf(b, sizeof b, "%.3g    tok/s %.0f", st->has_lr ? st->lr : NAN,
-                 st->has_tok_per_s ? st->tok_per_s : NAN);
+        char lr[32] = "-", tok[48] = "";
+        if (st->has_lr)
+            snprintf(lr, sizeof lr, "%.3g", st->lr);
+        if (st->has_tok_per_s)
+            snprintf(tok, sizeof tok, "    tok/s %.0f", st->tok_per_s);
+        snprintf(b, sizeof b, "%s%s", lr, tok);
         y = line(y, in, ROLE_MAIN_FG, "lr", b);
     }
     if (st->has_eta_s) {

@@ -75,7 +75,8 @@ resize() { tmux -S "$SOCK" resize-window -t dash -x "$1" -y "$2"; }
 # forced full redraw (Ctrl-L) leaves it unchanged, i.e. the incremental update left no artifacts.
 check_clean() {
     local cols=$1 rows=$2 before after
-    sleep 0.5
+    wait_for "Latency" 5
+    sleep 0.3
     before=$(screen)
     [ "$(printf '%s\n' "$before" | wc -l)" -eq "$rows" ] || fail "screen is not $rows rows"
     for title in "Loss" "Status / workers" "Pareto front" "Router gates" "Latency" "Log"; do
