@@ -11,6 +11,12 @@
 #endif
 
 static const Command *const commands[] = {
+    &cmd_prepare,
+    &cmd_config,
+    &cmd_run,
+    &cmd_worker,
+    &cmd_ctl,
+    &cmd_watch,
     &cmd_dash,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
