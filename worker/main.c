@@ -15,9 +15,11 @@ static const Command *const commands[] = {
     &cmd_config,
     &cmd_bleu,
     &cmd_run,
+    &cmd_latency,
     &cmd_worker,
     &cmd_ctl,
     &cmd_watch,
+    &cmd_keygen,
     &cmd_dash,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
