@@ -14,6 +14,7 @@ extern const Command cmd_ctl;
 extern const Command cmd_watch;
 extern const Command cmd_run;
 extern const Command cmd_latency;
+extern const Command cmd_search;
 extern const Command cmd_keygen;
 
 /* Replaces the process with mos-dash (next to this executable, else on PATH); returns 1 with a
