@@ -11,10 +11,8 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "eval.h"
-#include "predictor.h"
 #include "runconf.h"
-#include "search.h"
+#include "search_fitness.h"
 
 static const OptSpec search_opts[] = {
     { "run-dir", OPT_STR, "runs/default", "DIR", "run directory (checkpoint, predictor; search/)" },
@@ -42,53 +40,6 @@ static void on_sigint(int sig)
 {
     (void)sig;
     stop_asked = 1;
-}
-
-/* Fitness: label-smoothed validation loss per target token of the subnet with inherited
- * weights, over the fixed subset (batches in length order, no dropout). */
-typedef struct Fitness {
-    EvalRun run;
-    DataSplit valid;
-    Batcher vb;
-} Fitness;
-
-static double fitness_loss(void *ctx, const Arch *a)
-{
-    Fitness *f = ctx;
-    EvalLoss out;
-    eval_loss(f->run.net, a, &f->vb, &out);
-    return out.loss;
-}
-
-static double predicted_ms(void *ctx, const Arch *a)
-{
-    return predictor_predict(ctx, a);
-}
-
-static int fitness_open(Fitness *f, const Args *a, const RunConfig *rc, MosErr *err)
-{
-    memset(f, 0, sizeof *f);
-    if (eval_open(&f->run, rc, args_str(a, "run-dir"), args_str(a, "checkpoint"), err) < 0)
-        return -1;
-    const RunConfig *c = &f->run.cfg;
-    if (data_split_load(f->run.data_dir, "valid", &f->run.man, c->model.max_positions,
-                        (int)args_int(a, "valid-sentences"), &f->valid, err) < 0) {
-        eval_close(&f->run);
-        return -1;
-    }
-    if (batcher_init(&f->vb, &f->valid, c->train.max_tokens, &f->run.man, 1, 0, err) < 0) {
-        data_split_free(&f->valid);
-        eval_close(&f->run);
-        return -1;
-    }
-    return 0;
-}
-
-static void fitness_close(Fitness *f)
-{
-    batcher_done(&f->vb);
-    data_split_free(&f->valid);
-    eval_close(&f->run);
 }
 
 typedef struct Report {
@@ -156,13 +107,13 @@ static int search_config_from(const Args *a, SearchConfig *c, MosErr *err)
 }
 
 /* Sets up s (fresh, or restored with --resume) in dir; refuses to overwrite a saved search. */
-static int search_open(Search *s, const Args *a, const SearchSpace *space, Fitness *f,
-                       Predictor *p, const char *dir, MosErr *err)
+static int search_open(Search *s, const Args *a, const SearchSpace *space, SearchFitness *f,
+                       const char *dir, MosErr *err)
 {
     SearchConfig c;
     memset(s, 0, sizeof *s);
     if (search_config_from(a, &c, err) ||
-        search_init(s, space, &c, fitness_loss, f, predicted_ms, p, err))
+        search_init(s, space, &c, search_fitness_loss, f, search_fitness_latency, f, err))
         return -1;
     char state[4200];
     snprintf(state, sizeof state, "%s/state.json", dir);
@@ -189,21 +140,14 @@ static int search_main(const Args *a, MosErr *err)
     if (runconf_load(run_dir, args_str(a, "config"), &rc, stderr, err) < 0)
         return -1;
     openblas_set_num_threads((int)args_int(a, "threads"));
-    char path[4096], dir[4096];
-    snprintf(path, sizeof path, "%s/latency-predictor.json", run_dir);
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s/search", run_dir);
-    Predictor p;
-    if (predictor_load(&p, path, err) < 0) {
-        err_prefix(err, "run `mos latency` first");
+    SearchFitness f;
+    if (search_fitness_open(&f, &rc, run_dir, args_str(a, "checkpoint"),
+                            (int)args_int(a, "valid-sentences"), err) < 0)
         return -1;
-    }
-    Fitness f;
-    if (fitness_open(&f, a, &rc, err) < 0) {
-        predictor_done(&p);
-        return -1;
-    }
     Search s;
-    int r = search_open(&s, a, &f.run.cfg.model.space, &f, &p, dir, err);
+    int r = search_open(&s, a, &f.run.cfg.model.space, &f, dir, err);
     Report rep = { args_flag(a, "quiet"), { 0, 0 } };
     clock_gettime(CLOCK_MONOTONIC, &rep.t0);
     if (r == 0) {
@@ -219,8 +163,7 @@ static int search_main(const Args *a, MosErr *err)
         fprintf(stderr, "mos search: stopped after generation %d; saved in %s, continue with "
                         "--resume\n", s.generation, dir);
     search_done(&s);
-    fitness_close(&f);
-    predictor_done(&p);
+    search_fitness_close(&f);
     return r;
 }
 
