@@ -124,7 +124,7 @@ static void search_after_latency(void **state)
                          dir, small), 1);
 
     /* NSGA-II in a fresh search directory, with a latency limit */
-    char cmd[1200];
+    char cmd[4096];
     snprintf(cmd, sizeof cmd, "mv %s/search %s/search-evo", dir, dir);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(run(&cmd_search, "--run-dir %s %s --iterations 2 --algo nsga2", dir, small),
@@ -139,6 +139,29 @@ static void search_after_latency(void **state)
         last = ms;
     }
     json_decref(front);
+
+    /* the worker's search stage: NSGA-II with HAT's sizes, published as search/front events */
+    snprintf(cmd, sizeof cmd, "mv %s/search %s/search-nsga2", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/worker/mos worker --run-dir %s --stage search > %s/w.out 2>&1",
+             getenv("MOS_BUILD_ROOT"), dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/worker/mos watch --run-dir %s --jsonl > %s/events.jsonl",
+             getenv("MOS_BUILD_ROOT"), dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -c '\"front\"' %s/events.jsonl > /dev/null && "
+             "grep -q '\"generation\":30' %s/events.jsonl && grep -q 'latency_pred_ms' "
+             "%s/events.jsonl", dir, dir, dir);
+    if (system(cmd) != 0) {
+        snprintf(cmd, sizeof cmd, "cat %s/w.out %s/worker.log; head -c 3000 %s/events.jsonl",
+                 dir, dir, dir);
+        assert_int_equal(system(cmd), 0);
+        fail_msg("the worker's search stage did not publish 30 generations with fronts");
+    }
+    st = load("state.json");
+    assert_int_equal(json_integer_value(json_object_get(st, "generation")), 30);
+    assert_string_equal(json_string_value(json_object_get(st, "algo")), "nsga2");
+    json_decref(st);
 }
 
 int main(void)
