@@ -59,6 +59,11 @@ typedef struct SearchSpace {
 
 /* ---- functions (core/arch.c) ------------------------------------------------------------ */
 
+/* Fills s with the default space (HAT's scaled to 2 cores): embed {256, 192} max 256, FFN
+ * {1024, 768, 512} max 1024, heads {4, 2} max 4, qkv 256, encoder layers {4}, decoder layers
+ * {1, 2, 3, 4} (max 4 each), arbitrary attention {-1, 1, 2}. */
+void arch_space_default(SearchSpace *s);
+
 /* Largest and smallest subnets of the space (max / min of every choice list). Both use
  * arbitrary-attention code 1 in every decoder layer, as MoS's sandwich rule does. */
 void arch_largest(const SearchSpace *s, Arch *a);
@@ -89,6 +94,12 @@ int   arch_json_load(const char *json, Arch *a, MosErr *err);
 /* HAT's 10 features (embed dims, layer counts, mean FFN dims and heads over active layers,
  * mean arbitrary-attention count with -1/1/2 -> 1/2/3), each divided by the space's maximum. */
 void arch_features(const SearchSpace *s, const Arch *a, float out[ARCH_FEATURES]);
+
+/* The same 10 features before normalisation (HAT's latency.csv columns: dims, counts, means,
+ * mean attended encoder layers 1..3), and the space's normalisers they are divided by, so that
+ * arch_features(s, a)[k] == raw[k] / norm[k]. */
+void arch_features_raw(const Arch *a, float out[ARCH_FEATURES]);
+void arch_feature_norms(const SearchSpace *s, float out[ARCH_FEATURES]);
 
 /* HAT's evolution operators: resample each gene with probability p (may redraw the same value);
  * take each gene from either parent with probability 1/2. Children are always valid. */

@@ -8,6 +8,9 @@
 #include "arch.h"
 #include "err.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 typedef enum MosKind { MOS_NONE, MOS_LAYER, MOS_NEURON, MOS_KIND_COUNT } MosKind;
 typedef enum SampleRule { SAMPLE_UNIFORM, SAMPLE_SANDWICH, SAMPLE_RULE_COUNT } SampleRule;
 
@@ -48,5 +51,48 @@ typedef struct RunConfig {
     ModelConfig model;
     TrainConfig train;
 } RunConfig;
+
+/* ---- functions (core/config.c) ---------------------------------------------------------- */
+
+#define CONFIG_MAX_WARNINGS 32
+
+/* Warnings collected while reading a config (unknown keys, HAT keys mos ignores); core never
+ * prints them, the caller decides where they go. Overflow beyond CONFIG_MAX_WARNINGS is counted
+ * in n but not stored. */
+typedef struct ConfigWarnings {
+    int n;
+    char msg[CONFIG_MAX_WARNINGS][MOS_ERR_LEN];
+} ConfigWarnings;
+
+/* Fills c with the default config (the defaults of the one options table). */
+void config_defaults(RunConfig *c);
+
+/* Reads a YAML file (top-level mapping; nested mappings are flattened) over c, which holds the
+ * defaults or an earlier config, then checks the result (config_check). HAT's keys read
+ * unchanged. Returns 0, or -1 with "config.yml:12: lr: expected a number > 0". w may be NULL. */
+int config_load(const char *path, RunConfig *c, ConfigWarnings *w, MosErr *err);
+/* The same from text in memory; name is used in messages. */
+int config_parse(const char *text, size_t len, const char *name, RunConfig *c,
+                 ConfigWarnings *w, MosErr *err);
+
+/* Cross-key checks (choices within the maxima, heads dividing qkv-dim, warmup < max-update, ...)
+ * and normalisation (mos-experts is 1 when mos is none). 0 or -1 with one line naming the key. */
+int config_check(RunConfig *c, MosErr *err);
+
+/* The effective config as YAML in the table's order, readable by config_parse; with_help adds
+ * each key's help as a comment. Returns a malloc'ed string. */
+char *config_dump_yaml(const RunConfig *c, int with_help);
+
+/* 64-bit FNV-1a over the keys that define the supernet's weights (maxima, vocabulary, positions,
+ * MoS). A checkpoint is only loadable into a config with the same hash. */
+uint64_t config_hash(const RunConfig *c);
+
+/* Every key as a Markdown table (key, type, default, help) or as plain help lines; malloc'ed. */
+char *config_keys_markdown(void);
+char *config_keys_help(void);
+
+/* Names of the enum values, for messages and dumps. */
+const char *config_mos_name(MosKind k);
+const char *config_sample_name(SampleRule r);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "commands.h"
 
-static int exec_sibling(char **argv)
+static int exec_sibling(char *const *argv)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -29,6 +29,15 @@ static int exec_sibling(char **argv)
     return -1;
 }
 
+int dash_exec(char *const *argv)
+{
+    exec_sibling(argv);
+    execvp("mos-dash", argv);
+    fprintf(stderr, "mos dash: cannot run mos-dash: %s (is it built or installed?)\n",
+            strerror(errno));
+    return 1;
+}
+
 static int run_dash(const Args *a)
 {
     char *argv[CLI_MAX_POS + 2];
@@ -36,11 +45,7 @@ static int run_dash(const Args *a)
     for (int i = 0; i < a->npos; i++)
         argv[i + 1] = a->pos[i];
     argv[a->npos + 1] = NULL;
-    exec_sibling(argv);
-    execvp("mos-dash", argv);
-    fprintf(stderr, "mos dash: cannot run mos-dash: %s (is it built or installed?)\n",
-            strerror(errno));
-    return 1;
+    return dash_exec(argv);
 }
 
 const Command cmd_dash = {

@@ -6,5 +6,18 @@
 #include "cli.h"
 
 extern const Command cmd_dash;
+extern const Command cmd_prepare;
+extern const Command cmd_config;
+extern const Command cmd_bleu;
+extern const Command cmd_worker;
+extern const Command cmd_ctl;
+extern const Command cmd_watch;
+extern const Command cmd_run;
+extern const Command cmd_latency;
+extern const Command cmd_keygen;
+
+/* Replaces the process with mos-dash (next to this executable, else on PATH); returns 1 with a
+ * message on stderr only when it cannot. */
+int dash_exec(char *const *argv);
 
 #endif

@@ -1,0 +1,472 @@
+/* HAT's latency protocol and latency.csv (see latency.h). Knows nothing of the model: the
+ * backend runs it. Invariant: latency.csv only ever holds complete rows after latency_csv_rows,
+ * and row i always measures the i-th architecture drawn from the dataset's seed. */
+#include "latency.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+void latency_opts_default(LatencyOpts *o)
+{
+    o->src_len = 30;
+    o->steps = 30;
+    o->beam = 5;
+    o->warmup = 5;
+    o->runs = 20;
+    o->trim = 0.1;
+    o->threads = 1;
+    o->vocab = 0;
+}
+
+static double clock_ms(const LatencyBackend *b)
+{
+    if (b->now_ms)
+        return b->now_ms(b->ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+double latency_trimmed_mean(double *v, int n, double trim, double *std)
+{
+    ASSERT(n > 0);
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int cut = (int)floor(trim * n);
+    if (2 * cut >= n)
+        cut = (n - 1) / 2;
+    double s = 0, ss = 0;
+    int k = n - 2 * cut;
+    for (int i = cut; i < n - cut; i++)
+        s += v[i];
+    double mean = s / k;
+    for (int i = cut; i < n - cut; i++)
+        ss += (v[i] - mean) * (v[i] - mean);
+    if (std)
+        *std = sqrt(ss / k);
+    return mean;
+}
+
+int latency_measure(const LatencyBackend *b, const Arch *a, const LatencyOpts *o,
+                    LatencyResult *r, MosErr *err)
+{
+    if (o->runs < 1 || o->warmup < 0 || o->src_len < 1 || o->steps < 1 || o->beam < 1)
+        return err_set(err, "latency: runs %d, warmup %d, source %d, steps %d, beam %d: all "
+                       "must be positive", o->runs, o->warmup, o->src_len, o->steps, o->beam);
+    double enc[o->runs], dec[o->runs];
+    if (b->prepare && b->prepare(b->ctx, a, err))
+        return -1;
+    for (int i = 0; i < o->warmup + o->runs; i++) {
+        double t0 = clock_ms(b);
+        if (b->encode(b->ctx, a, o->src_len, err))
+            return -1;
+        if (i >= o->warmup)
+            enc[i - o->warmup] = clock_ms(b) - t0;
+    }
+    for (int i = 0; i < o->warmup + o->runs; i++) {
+        if (b->encode(b->ctx, a, o->src_len, err))
+            return -1;
+        double t0 = clock_ms(b);
+        if (b->decode(b->ctx, a, o->src_len, o->steps, o->beam, err))
+            return -1;
+        if (i >= o->warmup)
+            dec[i - o->warmup] = clock_ms(b) - t0;
+    }
+    r->enc_ms = latency_trimmed_mean(enc, o->runs, o->trim, &r->enc_std_ms);
+    r->dec_ms = latency_trimmed_mean(dec, o->runs, o->trim, &r->dec_std_ms);
+    return 0;
+}
+
+/* ---- latency.csv ------------------------------------------------------------------------ */
+
+const char latency_csv_header[] =
+    "encoder_embed_dim,encoder_layer_num,encoder_ffn_embed_dim_avg,"
+    "encoder_self_attention_heads_avg,decoder_embed_dim,decoder_layer_num,"
+    "decoder_ffn_embed_dim_avg,decoder_self_attention_heads_avg,"
+    "decoder_ende_attention_heads_avg,decoder_arbitrary_ende_attn_avg,latency_mean_encoder,"
+    "latency_mean_decoder,latency_std_encoder,latency_std_decoder,arch";
+
+/* Parses one data row into raw features, latencies and the arch. */
+static int parse_row(char *line, float x[ARCH_FEATURES], float lat[4], Arch *a, MosErr *err)
+{
+    char *p = line;
+    for (int k = 0; k < ARCH_FEATURES + 4; k++) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || *end != ',' || errno || !isfinite(v))
+            return err_set(err, "column %d is not a number", k + 1);
+        if (k < ARCH_FEATURES)
+            x[k] = (float)v;
+        else
+            lat[k - ARCH_FEATURES] = (float)v;
+        p = end + 1;
+    }
+    size_t len = strlen(p);
+    if (len < 2 || p[0] != '"' || p[len - 1] != '"')
+        return err_set(err, "the arch column is not a quoted architecture");
+    p[len - 1] = '\0';
+    return arch_parse(p + 1, a, err);
+}
+
+/* Reads path line by line; calls row() for each complete data row. Returns rows, or -1.
+ * *good_bytes gets the length of the file up to the last complete line. */
+static int csv_scan(const char *path, long *good_bytes,
+                    void (*row)(void *ctx, const float *x, const float *lat, const Arch *a),
+                    void *ctx, MosErr *err)
+{
+    FILE *f = fopen(path, "r");
+    *good_bytes = 0;
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        return err_set(err, "%s: cannot read: %s", path, strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, rows = 0, rc = 0;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (line[len - 1] != '\n')
+            break;               /* torn last line: not counted, cut by the caller */
+        line[len - 1] = '\0';
+        if (lineno == 1) {
+            if (strcmp(line, latency_csv_header) != 0) {
+                rc = err_set(err, "%s:1: not a latency.csv header (HAT's 10 features, "
+                             "encoder/decoder mean and std, arch)", path);
+                break;
+            }
+        } else {
+            float x[ARCH_FEATURES], lat[4];
+            Arch a;
+            if (parse_row(line, x, lat, &a, err)) {
+                err_prefix(err, "%s:%d", path, lineno);
+                rc = -1;
+                break;
+            }
+            if (row)
+                row(ctx, x, lat, &a);
+            rows++;
+        }
+        *good_bytes += (long)len;
+    }
+    free(line);
+    fclose(f);
+    return rc ? -1 : rows;
+}
+
+int latency_csv_rows(const char *path, MosErr *err)
+{
+    long good;
+    int rows = csv_scan(path, &good, NULL, NULL, err);
+    if (rows < 0)
+        return -1;
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > good && truncate(path, good) != 0)
+        return err_set(err, "%s: cannot cut the torn last line: %s", path, strerror(errno));
+    return rows;
+}
+
+int latency_csv_append(const char *path, const Arch *a, const LatencyResult *r, MosErr *err)
+{
+    struct stat st;
+    int fresh = stat(path, &st) != 0 || st.st_size == 0;
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return err_set(err, "%s: cannot append: %s", path, strerror(errno));
+    if (fresh)
+        fprintf(f, "%s\n", latency_csv_header);
+    float x[ARCH_FEATURES];
+    arch_features_raw(a, x);
+    for (int k = 0; k < ARCH_FEATURES; k++)
+        fprintf(f, "%.9g,", (double)x[k]);
+    char text[512];
+    arch_format(a, text, sizeof text);
+    fprintf(f, "%.6f,%.6f,%.6f,%.6f,\"%s\"\n", r->enc_ms, r->dec_ms, r->enc_std_ms,
+            r->dec_std_ms, text);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad)
+        return err_set(err, "%s: cannot append: %s", path, strerror(errno));
+    return 0;
+}
+
+typedef struct Rows {
+    int n, cap;
+    float *x, *enc, *dec;
+    Arch *archs;
+} Rows;
+
+static void rows_add(void *ctx, const float *x, const float *lat, const Arch *a)
+{
+    Rows *r = ctx;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 256;
+        r->x = realloc(r->x, (size_t)r->cap * ARCH_FEATURES * sizeof *r->x);
+        r->enc = realloc(r->enc, (size_t)r->cap * sizeof *r->enc);
+        r->dec = realloc(r->dec, (size_t)r->cap * sizeof *r->dec);
+        r->archs = realloc(r->archs, (size_t)r->cap * sizeof *r->archs);
+        ASSERT(r->x && r->enc && r->dec && r->archs);
+    }
+    memcpy(r->x + (size_t)r->n * ARCH_FEATURES, x, ARCH_FEATURES * sizeof *x);
+    r->enc[r->n] = lat[0];
+    r->dec[r->n] = lat[1];
+    r->archs[r->n] = *a;
+    r->n++;
+}
+
+int latency_csv_read(const char *path, float **x, float **enc_ms, float **dec_ms, Arch **archs,
+                     int *n, MosErr *err)
+{
+    Rows r = { 0 };
+    long good;
+    int rc = csv_scan(path, &good, rows_add, &r, err);
+    if (rc < 0) {
+        free(r.x), free(r.enc), free(r.dec), free(r.archs);
+        return -1;
+    }
+    *x = r.x;
+    *enc_ms = r.enc;
+    *dec_ms = r.dec;
+    if (archs)
+        *archs = r.archs;
+    else
+        free(r.archs);
+    *n = r.n;
+    return 0;
+}
+
+int latency_dataset(const LatencyBackend *b, const SearchSpace *space, uint64_t seed, int total,
+                    const LatencyOpts *o, const char *path, LatencyProgressFn progress,
+                    void *progress_ctx, MosErr *err)
+{
+    int done = latency_csv_rows(path, err);
+    if (done < 0)
+        return -1;
+    Rng rng;
+    rng_seed(&rng, seed);
+    Arch a;
+    if (done > 0) {   /* skip the rows already measured, checking they are this job's */
+        float *x, *enc, *dec;
+        Arch *old;
+        int n;
+        if (latency_csv_read(path, &x, &enc, &dec, &old, &n, err))
+            return -1;
+        int same = 1;
+        for (int i = 0; i < n; i++) {
+            arch_sample(space, &rng, &a);
+            same &= arch_equal(&a, &old[i]);
+        }
+        free(x), free(enc), free(dec), free(old);
+        if (!same)
+            return err_set(err, "%s: its rows were drawn with another seed or space; move it "
+                           "away to start a new dataset", path);
+    }
+    for (; done < total; done++) {
+        arch_sample(space, &rng, &a);
+        LatencyResult r;
+        if (latency_measure(b, &a, o, &r, err) || latency_csv_append(path, &a, &r, err))
+            return -1;
+        if (progress && progress(progress_ctx, done + 1, total, &a, &r))
+            return done + 1;
+    }
+    return done;
+}
+
+static void add_half_of_min(Choices *c, int qkv_divisor)
+{
+    int m = c->v[0];
+    for (int i = 1; i < c->n; i++)
+        m = c->v[i] < m ? c->v[i] : m;
+    int h = m / 2;
+    if (h < 1 || c->n >= ARCH_MAX_CHOICES || (qkv_divisor && qkv_divisor % h != 0))
+        return;
+    c->v[c->n++] = h;
+}
+
+void latency_space_wider(const SearchSpace *train, SearchSpace *wide)
+{
+    *wide = *train;
+    add_half_of_min(&wide->enc_ffn, 0);
+    add_half_of_min(&wide->dec_ffn, 0);
+    add_half_of_min(&wide->enc_heads, train->qkv_dim);
+    add_half_of_min(&wide->dec_self_heads, train->qkv_dim);
+    add_half_of_min(&wide->dec_ende_heads, train->qkv_dim);
+}
+
+/* ---- the `mos latency` job ------------------------------------------------------------------ */
+
+static void path_join(char *buf, size_t n, const char *dir, const char *name)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+static json_t *protocol_json(const LatencyJob *job)
+{
+    const LatencyOpts *o = &job->opts;
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)job->seed);
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:s}", "format",
+                     "mos-latency", "src_len", o->src_len, "steps", o->steps, "beam", o->beam,
+                     "warmup", o->warmup, "runs", o->runs, "trim", o->trim, "threads",
+                     o->threads, "vocab", o->vocab, "seed", seed);
+}
+
+/* latency.json: written on the first run, compared on later ones. */
+static int protocol_check(const LatencyJob *job, MosErr *err)
+{
+    char path[4096];
+    path_join(path, sizeof path, job->run_dir, "latency.json");
+    json_t *want = protocol_json(job);
+    json_error_t je;
+    json_t *have = json_load_file(path, 0, &je);
+    int rc = 0;
+    if (!have) {
+        if (access(path, F_OK) == 0)
+            rc = err_set(err, "%s: %s", path, je.text);
+        else if (json_dump_file(want, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
+            rc = err_set(err, "%s: cannot write", path);
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(want, key, v) {
+            if (!json_equal(v, json_object_get(have, key))) {
+                char *a = json_dumps(v, JSON_ENCODE_ANY), *b = json_dumps(
+                    json_object_get(have, key) ? json_object_get(have, key) : json_null(),
+                    JSON_ENCODE_ANY);
+                rc = err_set(err, "%s: the data there were measured with %s %s, this run asks "
+                             "for %s; use those options or another run directory", path, key,
+                             b, a);
+                free(a);
+                free(b);
+                break;
+            }
+        }
+        json_decref(have);
+    }
+    json_decref(want);
+    return rc;
+}
+
+typedef struct Offset {
+    LatencyProgressFn fn;
+    void *ctx;
+    int base, total;
+} Offset;
+
+static int offset_progress(void *ctx, int done, int total, const Arch *a, const LatencyResult *r)
+{
+    (void)total;
+    Offset *o = ctx;
+    return o->fn ? o->fn(o->ctx, o->base + done, o->total, a, r) : 0;
+}
+
+/* Measures one resumable file; returns 1 when the caller asked to stop. */
+static int job_measure(const LatencyBackend *b, const LatencyJob *job, const SearchSpace *space,
+                       uint64_t seed, int n, const char *name, Offset *off, MosErr *err)
+{
+    char path[4096];
+    path_join(path, sizeof path, job->run_dir, name);
+    int done = latency_dataset(b, space, seed, n, &job->opts, path, offset_progress, off, err);
+    if (done < 0)
+        return -1;
+    off->base += n;
+    return done < n;
+}
+
+static int job_fit(const LatencyJob *job, Predictor *p, LatencyJobReport *rep, MosErr *err)
+{
+    char path[4096];
+    path_join(path, sizeof path, job->run_dir, "latency.csv");
+    float *x, *enc, *dec;
+    int n;
+    if (latency_csv_read(path, &x, &enc, &dec, NULL, &n, err))
+        return -1;
+    for (int i = 0; i < n; i++)
+        enc[i] += dec[i];   /* the predictor's target: encoder + decoder */
+    float norm[ARCH_FEATURES];
+    arch_feature_norms(&job->space, norm);
+    predictor_init(p, job->hidden, job->hidden_layers, norm, job->fit.seed);
+    int rc = predictor_train(p, x, enc, n, &job->fit, &rep->fit, err);
+    rep->rows = n;
+    free(x), free(enc), free(dec);
+    if (rc)
+        return -1;
+    path_join(path, sizeof path, job->run_dir, "latency-predictor.json");
+    return predictor_save(p, &rep->fit, path, err);
+}
+
+static int job_verify(const LatencyJob *job, const Predictor *p, LatencyJobReport *rep,
+                      MosErr *err)
+{
+    char a[4096], b[4096];
+    path_join(a, sizeof a, job->run_dir, "latency-verify.csv");
+    path_join(b, sizeof b, job->run_dir, "latency-verify-repeat.csv");
+    float *x1, *e1, *d1, *x2, *e2, *d2;
+    int n1, n2;
+    if (latency_csv_read(a, &x1, &e1, &d1, NULL, &n1, err))
+        return -1;
+    if (latency_csv_read(b, &x2, &e2, &d2, NULL, &n2, err)) {
+        free(x1), free(e1), free(d1);
+        return -1;
+    }
+    int n = n1 < n2 ? n1 : n2;
+    double noise = 0, mean = 0;
+    for (int i = 0; i < n1; i++)
+        e1[i] += d1[i];
+    for (int i = 0; i < n; i++) {
+        noise += fabs(e2[i] + d2[i] - e1[i]) / e1[i];
+        mean += e1[i];
+    }
+    rep->verify_n = n1;
+    rep->verify = predictor_evaluate(p, x1, e1, n1);
+    rep->noise_mapd_pct = n ? 100.0 * noise / n : NAN;
+    rep->mean_ms = n ? mean / n : NAN;
+    free(x1), free(e1), free(d1), free(x2), free(e2), free(d2);
+    return 0;
+}
+
+int latency_job_run(const LatencyBackend *b, const LatencyJob *job, LatencyProgressFn progress,
+                    void *progress_ctx, LatencyJobReport *rep, MosErr *err)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->noise_mapd_pct = rep->mean_ms = NAN;
+    if (mkdir(job->run_dir, 0777) != 0 && errno != EEXIST)
+        return err_set(err, "%s: cannot create: %s", job->run_dir, strerror(errno));
+    if (protocol_check(job, err))
+        return -1;
+    SearchSpace wide;
+    latency_space_wider(&job->space, &wide);
+    Offset off = { progress, progress_ctx, 0, job->archs + 2 * job->verify };
+    int rc = job_measure(b, job, &wide, job->seed, job->archs, "latency.csv", &off, err);
+    if (rc)
+        return rc;
+    Predictor p;
+    if (job_fit(job, &p, rep, err))
+        return -1;
+    if (job->verify > 0) {
+        rc = job_measure(b, job, &job->space, job->seed + 1, job->verify, "latency-verify.csv",
+                         &off, err);
+        if (!rc)
+            rc = job_measure(b, job, &job->space, job->seed + 1, job->verify,
+                             "latency-verify-repeat.csv", &off, err);
+        if (!rc)
+            rc = job_verify(job, &p, rep, err);
+    }
+    predictor_done(&p);
+    return rc;
+}

@@ -1,0 +1,121 @@
+/* HAT's latency measurement protocol and the latency dataset (latency.csv). The model is reached
+ * through a small backend (encode once, then run decoder steps), so the protocol, the trimming,
+ * the CSV and resuming are independent of the engine and testable with a virtual clock. */
+#ifndef MOS_LATENCY_H
+#define MOS_LATENCY_H
+
+#include <stdint.h>
+
+#include "arch.h"
+#include "err.h"
+#include "predictor.h"
+
+typedef struct LatencyBackend {
+    void *ctx;
+    /* Prepares subnet a (e.g. builds its views); not timed. 0 or -1 with err. */
+    int (*prepare)(void *ctx, const Arch *a, MosErr *err);
+    /* Runs the encoder on a batch-1 source of src_len tokens. */
+    int (*encode)(void *ctx, const Arch *a, int src_len, MosErr *err);
+    /* Runs `steps` incremental decoder steps with `beam` hypotheses expanded into the batch,
+     * attending to the last encode's output; never stops early. */
+    int (*decode)(void *ctx, const Arch *a, int src_len, int steps, int beam, MosErr *err);
+    /* Clock in ms; NULL: CLOCK_MONOTONIC. Tests inject a virtual clock. */
+    double (*now_ms)(void *ctx);
+} LatencyBackend;
+
+typedef struct LatencyOpts {
+    int src_len;     /* HAT 30 (IWSLT 23) */
+    int steps;       /* decoder steps, HAT 30 */
+    int beam;        /* HAT 5 (fairseq's default beam) */
+    int warmup;      /* untimed runs of each part, HAT 5 */
+    int runs;        /* timed runs of each part, HAT 20 on CPU */
+    double trim;     /* fraction dropped at each end, HAT 0.1 */
+    int threads;     /* OpenBLAS threads, recorded with the data */
+    int vocab;       /* the timed model's output vocabulary, recorded (0: not given) */
+} LatencyOpts;
+
+/* HAT's settings above, 1 thread. */
+void latency_opts_default(LatencyOpts *o);
+
+typedef struct LatencyResult {
+    double enc_ms, dec_ms;           /* trimmed means */
+    double enc_std_ms, dec_std_ms;   /* standard deviation of the kept runs */
+} LatencyResult;
+
+/* Measures one subnet: prepare, warm-up and timed encoder runs, then warm-up and timed decoder
+ * runs (each a fresh encode, untimed, then `steps` timed decoder steps). */
+int latency_measure(const LatencyBackend *b, const Arch *a, const LatencyOpts *o,
+                    LatencyResult *r, MosErr *err);
+
+/* Sorts v[0..n) and returns the mean after dropping floor(trim * n) values at each end; *std
+ * (if not NULL) gets the population standard deviation of the kept values. */
+double latency_trimmed_mean(double *v, int n, double trim, double *std);
+
+/* ---- latency.csv ------------------------------------------------------------------------ */
+
+/* HAT's columns: the 10 raw features (arch_features_raw), latency_mean_encoder,
+ * latency_mean_decoder, latency_std_encoder, latency_std_decoder (ms), then our arch column
+ * (text form, quoted) so rows can be re-measured. */
+extern const char latency_csv_header[];
+
+/* Rows already complete in path (0 if it does not exist). A torn last line (a job stopped while
+ * writing) is cut off. -1 when the file has another header or a malformed row (with its line). */
+int latency_csv_rows(const char *path, MosErr *err);
+
+/* Appends one row and flushes it to disk (creating the file with its header if needed). */
+int latency_csv_append(const char *path, const Arch *a, const LatencyResult *r, MosErr *err);
+
+/* Reads every row: raw features (n, 10), encoder and decoder ms (n), archs (n; may be NULL).
+ * Arrays are malloc'ed; *n rows. */
+int latency_csv_read(const char *path, float **x, float **enc_ms, float **dec_ms, Arch **archs,
+                     int *n, MosErr *err);
+
+/* Progress of a dataset job: rows done of total, the row just measured. Return nonzero to stop
+ * (the rows written so far stay). */
+typedef int (*LatencyProgressFn)(void *ctx, int done, int total, const Arch *a,
+                                 const LatencyResult *r);
+
+/* Measures `total` architectures drawn from `space` with a generator seeded by seed, appending
+ * to path. Rows already in the file are kept and their draws skipped, so a stopped job resumes
+ * where it stopped and yields the same architectures. Returns rows done, or -1. */
+int latency_dataset(const LatencyBackend *b, const SearchSpace *space, uint64_t seed, int total,
+                    const LatencyOpts *o, const char *path, LatencyProgressFn progress,
+                    void *progress_ctx, MosErr *err);
+
+/* HAT's wider measurement space around a training space: every per-layer FFN list gains the
+ * next smaller power-of-two step (min / 2) and heads gain min / 2 when it divides qkv_dim, so
+ * the predictor sees architectures past the training space's edges. */
+void latency_space_wider(const SearchSpace *train, SearchSpace *wide);
+
+#endif
+
+/* ---- the whole `mos latency` job ----------------------------------------------------------- */
+
+typedef struct LatencyJob {
+    const char *run_dir;        /* files go here (see docs/search.md) */
+    SearchSpace space;          /* the training space; data come from its wider version */
+    int archs;                  /* rows of latency.csv wanted (HAT 2,000) */
+    int verify;                 /* fresh training-space archs measured twice (0: none) */
+    uint64_t seed;              /* dataset draws; verify uses seed + 1 */
+    LatencyOpts opts;
+    int hidden, hidden_layers;  /* predictor shape (HAT 400, 3) */
+    PredictorTrainConfig fit;
+} LatencyJob;
+
+typedef struct LatencyJobReport {
+    int rows;                         /* latency.csv rows used for the fit */
+    PredictorReport fit;              /* train / valid / test errors */
+    int verify_n;
+    PredictorSplitMetrics verify;     /* predictor vs the first measurement of fresh archs */
+    double noise_mapd_pct;            /* second measurement vs first, same archs */
+    double mean_ms;                   /* mean measured latency of the verify archs */
+} LatencyJobReport;
+
+/* Measures (resuming latency.csv), fits and saves latency-predictor.json, then measures the
+ * verify archs into latency-verify.csv and again into latency-verify-repeat.csv (both resumable)
+ * and compares. latency.json records the protocol (threads, beam, ...); a run directory whose
+ * latency.json differs is refused rather than mixing timings. progress gets every row of the
+ * three files in turn (total = archs + 2 x verify). Returns 0 when done, 1 when progress asked
+ * to stop (every row measured so far is kept; run again to continue), -1 on error. */
+int latency_job_run(const LatencyBackend *b, const LatencyJob *job, LatencyProgressFn progress,
+                    void *progress_ctx, LatencyJobReport *rep, MosErr *err);

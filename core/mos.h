@@ -1,0 +1,167 @@
+/* Mixture-of-Supernets for one Transformer layer's FFN: m experts per linear (fc1, fc2), each a
+ * full max-size weight + bias, mixed by a router MLP on the architecture encoding into W(a), then
+ * used like a plain sliced weight. Layer-wise: one softmax over m per layer, shared by fc1 and
+ * fc2. Neuron-wise: a router per linear, one softmax per output row j (router rows j*m..j*m+m-1).
+ * Does not own memory (parameters, gradients and scratch are cut from the caller's blocks) and
+ * does not run the FFN itself. Invariant: W(a) in scratch is valid for the key (enc, d, f) it was
+ * mixed for, until the parameters change (mos_ffn_invalidate) — and pending dW is flushed first. */
+#ifndef MOS_MOS_H
+#define MOS_MOS_H
+
+#include <stddef.h>
+
+#include "arch.h"
+#include "config.h"
+#include "rng.h"
+
+#define MOS_MAX_EXPERTS 8
+#define MOS_GATE_BINS   10
+
+/* One FFN linear's experts: expert i's weight w[i] is (out_max, in_max) row-major
+ * (ld = in_max), its bias b[i] (out_max). Gradients dw[i], db[i] alike. */
+typedef struct MosLinear {
+    int out_max, in_max;
+    float *w[MOS_MAX_EXPERTS], *b[MOS_MAX_EXPERTS];
+    float *dw[MOS_MAX_EXPERTS], *db[MOS_MAX_EXPERTS];
+} MosLinear;
+
+/* Router MLP: x (in) -> h = ReLU(w1 x + b1) (hidden) -> z = w2[0:rows] h + b2[0:rows].
+ * w1 is (hidden, in), w2 is (out_max, hidden); out_max = m (layer-wise) or m*n_out_max. */
+typedef struct MosRouter {
+    int in, hidden, out_max;
+    float *w1, *b1, *w2, *b2;
+    float *dw1, *db1, *dw2, *db2;
+} MosRouter;
+
+/* The mixing state of one router for the current key: router input x, hidden h, softmax alpha
+ * (rows, m), the accumulated scores s (rows, m) and a scratch for dz/dh. */
+typedef struct MosGate {
+    MosRouter r;
+    int rows;                   /* 1 (layer-wise) or n_out(a) (neuron-wise) */
+    float x[ARCH_FEATURES];
+    float *h, *alpha, *s, *dz, *dh;
+} MosGate;
+
+/* One layer's FFN under MoS. fc1 is (f_max, d_max), fc2 is (d_max, f_max). Layer-wise uses
+ * g1 for both linears; neuron-wise g1 routes fc1 rows and g2 fc2 rows. The mixed weights are
+ * compact: w1 is (f, d) with ld d, w2 is (d, f) with ld f. */
+typedef struct MosFfn {
+    MosKind kind;
+    int m, hidden, d_max, f_max;
+    MosLinear fc1, fc2;
+    MosGate g1, g2;
+    float *w1, *b1, *w2, *b2;       /* W(a), b(a) for the current key */
+    float *dw1, *db1, *dw2, *db2;   /* dL/dW(a), accumulated over micro-batches */
+    int d, f;                       /* current key: slice ... */
+    float key[ARCH_FEATURES];       /* ... and router input */
+    int mixed;                      /* w1.. hold W(key) for the current parameters */
+    int pending;                    /* dw1.. hold gradient not yet pushed to experts/routers */
+} MosFfn;
+
+/* Gate summary of one linear for the dashboard: rows = 1 for layer-wise (mean is alpha itself);
+ * neuron-wise mean[i] is expert i's mean share over the n_out(a) rows and hist[i][k] counts the
+ * rows whose alpha_{j,i} falls in [k/BINS, (k+1)/BINS). */
+typedef struct MosGateSummary {
+    int rows;
+    float mean[MOS_MAX_EXPERTS];
+    int hist[MOS_MAX_EXPERTS][MOS_GATE_BINS];
+} MosGateSummary;
+
+typedef struct MosGates {
+    MosKind kind;
+    int m;
+    MosGateSummary fc1, fc2;        /* layer-wise: identical */
+} MosGates;
+
+/* ---- parameter table, sizes and binding ---------------------------------------------------- */
+
+#define MOS_MAX_TENSORS (4 * MOS_MAX_EXPERTS + 8)
+
+/* One parameter tensor of a MoS layer: name relative to the layer (e.g. "fc1.experts.1.weight",
+ * "router.0.weight", neuron-wise "fc2_router.2.bias"), ndim 1 (d0) or 2 (d0, d1) row-major. */
+typedef struct MosTensorSpec {
+    char name[40];
+    int ndim, d0, d1;
+} MosTensorSpec;
+
+/* Fills out[] with the layer's tensors in binding order and returns their number: per expert
+ * fc1 weight (f_max, d_max) and bias, fc2 weight (d_max, f_max) and bias; then the router(s)
+ * (layer-wise "router", neuron-wise "fc1_router" and "fc2_router"), each ".0" (hidden, 10) +
+ * bias and ".2" (rows, hidden) + bias as PyTorch's Sequential(Linear, ReLU, Linear) names them.
+ * kind MOS_NONE is not handled here (the plain supernet owns its FFN weights). */
+int mos_ffn_tensors(MosKind kind, int m, int hidden, int d_max, int f_max,
+                    MosTensorSpec out[MOS_MAX_TENSORS]);
+
+/* Floats of per-layer scratch (mixed weights, their gradients, router state). */
+size_t mos_ffn_scratch_floats(MosKind kind, int m, int hidden, int d_max, int f_max);
+
+/* Sets the dims and cuts scratch (mos_ffn_scratch_floats long) into the mixed weights, their
+ * gradient accumulators (zeroed) and the router state; nothing is mixed or pending. */
+void mos_ffn_setup(MosFfn *l, MosKind kind, int m, int hidden, int d_max, int f_max,
+                   float *scratch);
+
+/* Points the experts and routers at params + offsets[k] and grads + offsets[k] for the tensors
+ * of mos_ffn_tensors in order (grads may be NULL: no backward). */
+void mos_ffn_point(MosFfn *l, const size_t *offsets, float *params, float *grads);
+
+/* Reference init: experts independent xavier-uniform (gain 1) over the full max shape, zero bias;
+ * router first layer PyTorch nn.Linear default (kaiming-uniform a=sqrt(5): U(+-1/sqrt(in)),
+ * bias alike); last layer PyTorch default (layer-wise) or xavier-uniform with zero bias over
+ * (m*n_out_max, hidden) (neuron-wise). */
+void mos_ffn_init(MosFfn *l, Rng *r);
+
+/* ---- per update ----------------------------------------------------------------------------- */
+
+/* Router input for arch a: HAT's 10 normalised features (arch_features), or 0.5 everywhere
+ * when const_input (the ablation in which the router cannot see the architecture). */
+void mos_router_input(const SearchSpace *s, const Arch *a, int const_input,
+                      float x[ARCH_FEATURES]);
+
+/* Makes l->w1, b1, w2, b2 hold W(a) for router input x and slice (d, f) (d <= d_max, f <= f_max).
+ * Reuses them when the key is unchanged since the last call and the parameters have not changed;
+ * otherwise flushes pending gradient first (it belongs to the old key), then runs the routers and
+ * mixes (cost m*2*f*d). */
+void mos_ffn_mix(MosFfn *l, const float x[ARCH_FEATURES], int d, int f);
+
+/* The dL/dW(a), dL/db(a) accumulators of the current key (compact like w1..b2) for the FFN
+ * backward to add into (+=); marks them pending. Requires a mixed key. */
+void mos_ffn_grad_slots(MosFfn *l, float **dw1, float **db1, float **dw2, float **db2);
+
+/* Pushes the accumulated dL/dW(a) (added through mos_ffn_grad_slots) into the experts'
+ * and routers' gradients (+=), then zeroes it. No-op when nothing is pending. Call before the
+ * optimizer reads the gradients. */
+void mos_ffn_flush(MosFfn *l);
+
+/* Drops the pending dL/dW(a) without pushing it (the caller zeroed the gradients). */
+void mos_ffn_discard(MosFfn *l);
+
+/* After the parameters changed (optimizer step, load): forget W(a). Pending gradient must have
+ * been flushed (asserted). */
+void mos_ffn_invalidate(MosFfn *l);
+
+/* Gate summary of the current key (after mos_ffn_mix). */
+void mos_ffn_gates(const MosFfn *l, MosGates *out);
+
+/* ---- kernels (exported for the tests) ------------------------------------------------------- */
+
+/* h (hidden), z (rows) <- router(x); rows <= r->out_max. */
+void mos_router_forward(float *h, float *z, const MosRouter *r, const float *x, int rows);
+/* Router gradients += from dz (rows); h, x saved from the forward; dh (hidden) is scratch. */
+void mos_router_backward(MosRouter *r, float *dh, const float *dz, const float *h,
+                         const float *x, int rows);
+
+/* alpha (rows, m) <- softmax over each row of z (rows, m). */
+void mos_softmax_forward(float *alpha, const float *z, int rows, int m);
+/* dz (rows, m) <- alpha * (s - <alpha, s>) per row (overwrites). */
+void mos_softmax_backward(float *dz, const float *alpha, const float *s, int rows, int m);
+
+/* w (out, ldw), b (out) <- sum_i alpha_i E_i[0:out, 0:in], sum_i alpha_i eb_i[0:out].
+ * alpha is (1, m) when per_row is 0, else (out, m). e, eb as in MosLinear. */
+void mos_mix_forward(float *w, float *b, int ldw, const MosLinear *e, const float *alpha,
+                     int per_row, int m, int out, int in);
+/* e->dw, e->db += alpha_i * dw, db on the slice; s (1 or out, m) += <E_i, dw> + <eb_i, db>
+ * (per row when per_row). dw is (out, ldw), db (out). */
+void mos_mix_backward(MosLinear *e, float *s, const float *dw, const float *db, int ldw,
+                      const float *alpha, int per_row, int m, int out, int in);
+
+#endif
