@@ -20,7 +20,7 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from wkharness import Failure, check, log, read_events, run_main  # noqa: E402
+from wkharness import check, log, log_tail, read_events, run_main  # noqa: E402
 
 
 def kill_cycles(h, cycles):
@@ -41,7 +41,8 @@ def kill_cycles(h, cycles):
             recs, _ = read_events(run)
             if sum(1 for t, _ in recs if t == "train") > n_train:
                 break
-            check(time.time() - t0 < 120, f"cycle {i + 1}: training continues")
+            check(time.time() - t0 < 120 and h.alive(pid),
+                  f"cycle {i + 1}: training continues after the restart:\n{log_tail(run)}")
             time.sleep(0.02)
         restart.append(time.time() - t0)
         log(f"cycle {i + 1:2d}: {len(records)} records, torn tail {torn:4d} bytes, "
