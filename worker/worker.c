@@ -246,8 +246,8 @@ static void worker_teardown(Worker *w)
     if (w->io)
         worker_io_close(&w->io, 1);
     if (w->ctl.reply)
-        wlog(w, "info", "worker exits: %lld commands (%lld refused, %lld dropped), %lld events "
-             "published, %lld dropped by slow subscribers", w->ctl.handled, w->ctl.refused,
+        wlog(w, "info", "worker exits: %lld commands (%lld refused, %lld malformed dropped), "
+             "%lld events published (%lld send errors)", w->ctl.handled, w->ctl.refused,
              w->ctl.dropped, w->pub.published, w->pub.send_drops);
     control_done(&w->ctl);
     publisher_close(&w->pub);
