@@ -110,16 +110,20 @@ class Harness:
         return pid
 
     def alive(self, pid):
+        """False once every thread of pid has exited (its files and locks are released then);
+        a zombie whose other threads are gone counts as dead (init may reap it late)."""
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        # a zombie is dead for our purposes (the worker is not our child, so it is reaped)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().split(")")[-1].split()[0] != "Z"
+            tasks = os.listdir(f"/proc/{pid}/task")
         except OSError:
             return False
+        for t in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{t}/stat") as f:
+                    if f.read().split(")")[-1].split()[0] not in ("Z", "X"):
+                        return True
+            except OSError:
+                pass
+        return False
 
     def wait_dead(self, pid, timeout=20):
         deadline = time.time() + timeout
