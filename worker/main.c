@@ -11,9 +11,11 @@
 #endif
 
 static const Command *const commands[] = {
-    &cmd_run,
-    &cmd_config,
     &cmd_prepare,
+    &cmd_config,
+    &cmd_bleu,
+    &cmd_run,
+    &cmd_latency,
     &cmd_worker,
     &cmd_ctl,
     &cmd_watch,
