@@ -276,6 +276,7 @@ int worker_main(const WorkerOpts *o, MosErr *err)
     memset(&w, 0, sizeof w);
     w.opts = o;
     w.lock_fd = -1;
+    w.pub.log.fd = -1;   /* teardown after an early setup failure must not close fd 0 */
     if (worker_setup(&w, err) < 0) {
         char msg[MOS_ERR_LEN + 8];
         snprintf(msg, sizeof msg, "error: %s", err->msg);
