@@ -85,16 +85,23 @@ static void app_flash(App *a, const char *fmt, ...)
 
 /* ---- endpoints and sources --------------------------------------------------------------- */
 
+static void str_copy(char *dst, size_t size, const char *src, size_t len)
+{
+    len = len < size - 1 ? len : size - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 int app_parse_endpoint(const char *arg, char *pub, size_t pub_len, char *ctl, size_t ctl_len)
 {
     const char *comma = strchr(arg, ',');
     if (comma) {
-        snprintf(pub, pub_len, "%.*s", (int)(comma - arg), arg);
-        snprintf(ctl, ctl_len, "%s", comma + 1);
+        str_copy(pub, pub_len, arg, (size_t)(comma - arg));
+        str_copy(ctl, ctl_len, comma + 1, strlen(comma + 1));
         return pub[0] && ctl[0] ? 0 : -1;
     }
-    snprintf(pub, pub_len, "%s", arg);
     size_t n = strlen(arg);
+    str_copy(pub, pub_len, arg, n);
     if (strncmp(arg, "ipc://", 6) == 0 && n > 4 && strcmp(arg + n - 4, ".pub") == 0) {
         snprintf(ctl, ctl_len, "%.*s.ctl", (int)(n - 4), arg);
         return 0;

@@ -7,6 +7,7 @@ S=${MOS_SOURCE_ROOT:?run through meson test}
 DASH=$B/tui/mos-dash
 MOS=$B/worker/mos
 SOCK=$tmp/tmux.sock
+export LSAN_OPTIONS=suppressions=$S/tests/e2e/lsan.supp   # for sanitizer builds
 PIDS=()
 
 cleanup() {
@@ -19,6 +20,7 @@ trap cleanup EXIT
 
 fail() {
     echo "FAIL: $*" >&2
+    [ -s "$tmp/dash.err" ] && { echo "---- mos-dash stderr ----" >&2; head -40 "$tmp/dash.err" >&2; }
     echo "---- screen ----" >&2
     tmux -S "$SOCK" capture-pane -p -t dash >&2 2>/dev/null || true
     exit 1
@@ -31,7 +33,7 @@ start_dash() {
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
     tmux -S "$SOCK" -f /dev/null new-session -d -s dash -x "$cols" -y "$rows" \
-        "env ${envs[*]} $DASH $* 2>$tmp/dash.err; echo DASH-EXITED-\$?; sleep 600"
+        "env LSAN_OPTIONS=$LSAN_OPTIONS ${envs[*]} $DASH $* 2>$tmp/dash.err; echo DASH-EXITED-\$?; sleep 600"
     tmux -S "$SOCK" set-option -g window-size manual >/dev/null
 }
 
