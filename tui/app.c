@@ -702,11 +702,14 @@ static int app_drain(App *a, double now)
     return more;
 }
 
-static void app_poll(App *a, int timeout_ms)
+/* Waits for input. While a change waits for its frame (at most APP_FPS frames a second), only
+ * the keyboard is watched: messages queue in ZeroMQ and are drained in one go at the frame,
+ * so a busy worker costs a few wake-ups per frame, not one per message. */
+static void app_poll(App *a, int timeout_ms, int sockets)
 {
     zmq_pollitem_t items[APP_MAX_CONNECT * 2 + 1];
     int n = 0;
-    for (int i = 0; i < a->nsrc; i++)
+    for (int i = 0; sockets && i < a->nsrc; i++)
         n += source_pollitems(a->src[i], items + n, APP_MAX_CONNECT * 2 - n);
     items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = STDIN_FILENO, .events = ZMQ_POLLIN };
     zmq_poll(items, n, timeout_ms);   /* EINTR (SIGWINCH, quit signals) just ends the wait */
@@ -745,7 +748,8 @@ int app_run(App *a)
         int changed = a->dirty || a->store->version != a->drawn_version;
         if ((changed && now - a->last_draw >= 1.0 / APP_FPS) || now - a->last_draw >= 1.0)
             app_draw(a, now);
-        app_poll(a, more ? 0 : app_timeout(a, now));
+        int waiting = a->dirty || a->store->version != a->drawn_version;
+        app_poll(a, more ? 0 : app_timeout(a, app_clock()), !waiting);
     }
     crt_done();
     if (warn[0])
