@@ -54,7 +54,7 @@ screen() { tmux -S "$SOCK" capture-pane -p -t dash; }
 wait_for() {
     local re=$1 t=${2:-10} i
     for ((i = 0; i < t * 10; i++)); do
-        screen | grep -qE -- "$re" && return 0
+        grep -qE -- "$re" <<< "$(screen)" && return 0   # no pipe: grep -q would SIGPIPE it
         sleep 0.1
     done
     fail "screen never showed /$re/ within ${t}s"
@@ -63,7 +63,7 @@ wait_for() {
 wait_gone() {
     local re=$1 t=${2:-10} i
     for ((i = 0; i < t * 10; i++)); do
-        screen | grep -qE -- "$re" || return 0
+        grep -qE -- "$re" <<< "$(screen)" || return 0
         sleep 0.1
     done
     fail "screen still shows /$re/ after ${t}s"
@@ -82,7 +82,7 @@ check_clean() {
     before=$(screen)
     [ "$(printf '%s\n' "$before" | wc -l)" -eq "$rows" ] || fail "screen is not $rows rows"
     for title in "Loss" "Status / workers" "Pareto front" "Router gates" "Latency" "Log"; do
-        printf '%s\n' "$before" | grep -qF "$title" || fail "no '$title' panel at ${cols}x$rows"
+        grep -qF "$title" <<< "$before" || fail "no '$title' panel at ${cols}x$rows"
     done
     keys C-l
     sleep 0.5
