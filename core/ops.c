@@ -1,0 +1,329 @@
+/* Kernel pairs for the Transformer (see ops.h): embedding, layernorm, relu, dropout, residual,
+ * attention, label-smoothed cross-entropy. Plain C loops except attention, which calls
+ * ops_blas for its per-head products. No allocation; backward passes accumulate. */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "err.h"
+#include "ops_blas.h"
+
+/* ---- positions and embedding ------------------------------------------------------------- */
+
+void positions_init(float *table, int rows, int C, int pad)
+{
+    int half = C / 2;
+    double step = half > 1 ? log(10000.0) / (half - 1) : 0.0;
+    for (int p = 0; p < rows; p++) {
+        float *row = table + (size_t)p * C;
+        memset(row, 0, (size_t)C * sizeof *row);
+        if (p == pad)
+            continue;
+        for (int i = 0; i < half; i++) {
+            double a = p * exp(-step * i);
+            row[i] = (float)sin(a);
+            row[half + i] = (float)cos(a);
+        }
+    }
+}
+
+void embedding_forward(float *out, const int *tok, const float *E, int ldE, const float *P,
+                       int ldP, int B, int T, int C, float scale, int pad)
+{
+    for (int b = 0; b < B; b++) {
+        int pos = pad;
+        for (int t = 0; t < T; t++) {
+            int id = tok[b * T + t];
+            float *o = out + ((size_t)b * T + t) * C;
+            const float *e = E + (size_t)id * ldE;
+            const float *p = P + (size_t)(id == pad ? pad : ++pos) * ldP;
+            for (int c = 0; c < C; c++)
+                o[c] = scale * e[c] + p[c];
+        }
+    }
+}
+
+void embedding_backward(float *dE, int ldE, const float *dout, const int *tok, int N, int C,
+                        float scale, int pad)
+{
+    for (int n = 0; n < N; n++) {
+        if (tok[n] == pad)
+            continue;
+        float *de = dE + (size_t)tok[n] * ldE;
+        const float *d = dout + (size_t)n * C;
+        for (int c = 0; c < C; c++)
+            de[c] += scale * d[c];
+    }
+}
+
+/* ---- layernorm --------------------------------------------------------------------------- */
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *g,
+                       const float *b, int N, int C)
+{
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *y = out + (size_t)n * C;
+        double s = 0.0;
+        for (int c = 0; c < C; c++)
+            s += x[c];
+        float m = (float)(s / C);
+        double v = 0.0;
+        for (int c = 0; c < C; c++)
+            v += (double)(x[c] - m) * (x[c] - m);
+        float r = 1.0f / sqrtf((float)(v / C) + LN_EPS);
+        for (int c = 0; c < C; c++)
+            y[c] = (x[c] - m) * r * g[c] + b[c];
+        mean[n] = m;
+        rstd[n] = r;
+    }
+}
+
+/* With xh = (x - mean) · rstd and y = g · xh + b, let dxh = g · dy. Then
+ * dx = rstd · (dxh - mean_c(dxh) - xh · mean_c(dxh · xh)), dg += dy · xh, db += dy. */
+void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, const float *inp,
+                        const float *g, const float *mean, const float *rstd, int N, int C)
+{
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+        float *dx = dinp + (size_t)n * C;
+        float m = mean[n], r = rstd[n];
+        double s1 = 0.0, s2 = 0.0;
+        for (int c = 0; c < C; c++) {
+            float xh = (x[c] - m) * r, dxh = g[c] * dy[c];
+            s1 += dxh;
+            s2 += dxh * xh;
+            dg[c] += dy[c] * xh;
+            db[c] += dy[c];
+        }
+        float m1 = (float)(s1 / C), m2 = (float)(s2 / C);
+        for (int c = 0; c < C; c++) {
+            float xh = (x[c] - m) * r;
+            dx[c] += r * (g[c] * dy[c] - m1 - xh * m2);
+        }
+    }
+}
+
+/* ---- relu, dropout, residual ------------------------------------------------------------- */
+
+void relu_forward(float *x, long N)
+{
+    for (long i = 0; i < N; i++)
+        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward_inplace(float *dx, const float *out, long N)
+{
+    for (long i = 0; i < N; i++)
+        dx[i] = out[i] > 0.0f ? dx[i] : 0.0f;
+}
+
+void dropout_forward(float *x, uint8_t *mask, long N, float p, Rng *rng)
+{
+    if (p <= 0.0f)
+        return;
+    float inv = 1.0f / (1.0f - p);
+    for (long i = 0; i < N; i++) {
+        mask[i] = rng_float(rng) >= p;
+        x[i] = mask[i] ? x[i] * inv : 0.0f;
+    }
+}
+
+void dropout_backward(float *dx, const uint8_t *mask, long N, float p)
+{
+    if (p <= 0.0f)
+        return;
+    float inv = 1.0f / (1.0f - p);
+    for (long i = 0; i < N; i++)
+        dx[i] = mask[i] ? dx[i] * inv : 0.0f;
+}
+
+void residual_forward(float *out, const float *a, const float *b, long N)
+{
+    for (long i = 0; i < N; i++)
+        out[i] = a[i] + b[i];
+}
+
+void residual_backward(float *da, float *db, const float *dout, long N)
+{
+    if (da)
+        for (long i = 0; i < N; i++)
+            da[i] += dout[i];
+    if (db)
+        for (long i = 0; i < N; i++)
+            db[i] += dout[i];
+}
+
+/* ---- attention --------------------------------------------------------------------------- */
+
+/* Scores S (Tq, nK) = scale · Q_bh K_bh^T for every key block, masked, then a row softmax.
+ * Excluded keys get probability 0; a row with no allowed key is all zeros. */
+static void attn_probs(float *S, const float *q, const float *k, const AttnDims *d, int b, int h)
+{
+    int HS = d->QD / d->NH, nK = d->nblk * d->Tk;
+    float scale = 1.0f / sqrtf((float)HS);
+    const float *qb = q + (size_t)b * d->Tq * d->ldq + h * HS;
+    for (int j = 0; j < d->nblk; j++) {
+        const float *kb = k + j * d->blk + (size_t)b * d->kbs * d->ldkv + h * HS;
+        blas_gemm(0, 1, d->Tq, d->Tk, HS, scale, qb, d->ldq, kb, d->ldkv, 0.0f, S + j * d->Tk,
+                  nK);
+    }
+    const int *kt = d->key_tok ? d->key_tok + (size_t)b * d->kbs : NULL;
+    for (int i = 0; i < d->Tq; i++) {
+        float *s = S + (size_t)i * nK;
+        int last = d->causal ? i + d->Tk - d->Tq : d->Tk - 1;
+        float mx = -INFINITY;
+        for (int c = 0; c < nK; c++) {
+            int t = c % d->Tk;
+            if (t > last || (kt && kt[t] == d->pad))
+                s[c] = -INFINITY;
+            else if (s[c] > mx)
+                mx = s[c];
+        }
+        if (mx == -INFINITY) {
+            memset(s, 0, (size_t)nK * sizeof *s);
+            continue;
+        }
+        double sum = 0.0;
+        for (int c = 0; c < nK; c++) {
+            s[c] = s[c] == -INFINITY ? 0.0f : expf(s[c] - mx);
+            sum += s[c];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int c = 0; c < nK; c++)
+            s[c] *= inv;
+    }
+}
+
+/* Attention dropout on P (Tq · nK) in place, one draw per entry in index order. */
+static void attn_dropout(float *P, long n, float p, Rng *rng)
+{
+    float inv = 1.0f / (1.0f - p);
+    for (long i = 0; i < n; i++)
+        P[i] = rng_float(rng) >= p ? P[i] * inv : 0.0f;
+}
+
+void attention_forward(float *out, const float *q, const float *k, const float *v,
+                       const AttnDims *d, float p, Rng *rng, float *scratch)
+{
+    ASSERT(d->QD % d->NH == 0);
+    int HS = d->QD / d->NH, nK = d->nblk * d->Tk;
+    for (int b = 0; b < d->B; b++) {
+        for (int h = 0; h < d->NH; h++) {
+            attn_probs(scratch, q, k, d, b, h);
+            if (rng && p > 0.0f)
+                attn_dropout(scratch, (long)d->Tq * nK, p, rng);
+            float *ob = out + (size_t)b * d->Tq * d->QD + h * HS;
+            for (int j = 0; j < d->nblk; j++) {
+                const float *vb = v + j * d->blk + (size_t)b * d->kbs * d->ldkv + h * HS;
+                blas_gemm(0, 0, d->Tq, HS, d->Tk, 1.0f, scratch + j * d->Tk, nK, vb, d->ldkv,
+                          j ? 1.0f : 0.0f, ob, d->QD);
+            }
+        }
+    }
+}
+
+/* Per (b, h), with P the probabilities, Pd = dropout(P) and O = Pd V:
+ *   dV += Pd^T dO;  dPd = dO V^T;  dP = dPd masked like Pd;
+ *   dS = P ∘ (dP - rowsum(dP ∘ P))   (softmax backward; excluded keys have P = 0);
+ *   dQ += scale · dS K;  dK += scale · dS^T Q.
+ * Pd's zero entries mark dropped keys (a kept entry with P = 0 contributes nothing to dS). */
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                        const float *k, const float *v, const AttnDims *d, float p,
+                        const Rng *rng_saved, float *scratch)
+{
+    int HS = d->QD / d->NH, nK = d->nblk * d->Tk;
+    long n = (long)d->Tq * nK;
+    float *P = scratch, *Pd = scratch + n, *dP = scratch + 2 * n;
+    float scale = 1.0f / sqrtf((float)HS);
+    int drop = rng_saved && p > 0.0f;
+    Rng rng = drop ? *rng_saved : (Rng){{0}};
+    for (int b = 0; b < d->B; b++) {
+        for (int h = 0; h < d->NH; h++) {
+            attn_probs(P, q, k, d, b, h);
+            if (drop) {
+                memcpy(Pd, P, (size_t)n * sizeof *P);
+                attn_dropout(Pd, n, p, &rng);
+            }
+            const float *pd = drop ? Pd : P;
+            const float *dob = dout + (size_t)b * d->Tq * d->QD + h * HS;
+            const float *qb = q + (size_t)b * d->Tq * d->ldq + h * HS;
+            float *dqb = dq + (size_t)b * d->Tq * d->ldq + h * HS;
+            for (int j = 0; j < d->nblk; j++) {
+                size_t off = j * d->blk + (size_t)b * d->kbs * d->ldkv + h * HS;
+                blas_gemm(1, 0, d->Tk, HS, d->Tq, 1.0f, pd + j * d->Tk, nK, dob, d->QD, 1.0f,
+                          dv + off, d->ldkv);
+                blas_gemm(0, 1, d->Tq, d->Tk, HS, 1.0f, dob, d->QD, v + off, d->ldkv, 0.0f,
+                          dP + j * d->Tk, nK);
+            }
+            float inv = drop ? 1.0f / (1.0f - p) : 1.0f;
+            for (int i = 0; i < d->Tq; i++) {
+                float *dpr = dP + (size_t)i * nK;
+                const float *pr = P + (size_t)i * nK, *pdr = pd + (size_t)i * nK;
+                double dot = 0.0;
+                for (int c = 0; c < nK; c++) {
+                    if (drop)
+                        dpr[c] = pdr[c] != 0.0f ? dpr[c] * inv : 0.0f;
+                    dot += (double)dpr[c] * pr[c];
+                }
+                for (int c = 0; c < nK; c++)
+                    dpr[c] = pr[c] * (dpr[c] - (float)dot);
+            }
+            for (int j = 0; j < d->nblk; j++) {
+                size_t off = j * d->blk + (size_t)b * d->kbs * d->ldkv + h * HS;
+                blas_gemm(0, 0, d->Tq, HS, d->Tk, scale, dP + j * d->Tk, nK, k + off, d->ldkv,
+                          1.0f, dqb, d->ldq);
+                blas_gemm(1, 0, d->Tk, HS, d->Tq, scale, dP + j * d->Tk, nK, qb, d->ldq, 1.0f,
+                          dk + off, d->ldkv);
+            }
+        }
+    }
+}
+
+/* ---- label-smoothed cross-entropy -------------------------------------------------------- */
+
+double xent_forward(float *logits, const int *target, int N, int V, float eps, int pad,
+                    double *nll)
+{
+    double loss = 0.0;
+    for (int n = 0; n < N; n++) {
+        float *z = logits + (size_t)n * V;
+        float mx = z[0];
+        for (int c = 1; c < V; c++)
+            mx = z[c] > mx ? z[c] : mx;
+        double sum = 0.0, zsum = 0.0;
+        for (int c = 0; c < V; c++) {
+            zsum += z[c];
+            sum += exp((double)(z[c] - mx));
+        }
+        double lse = mx + log(sum);
+        int y = target[n];
+        if (y != pad) {
+            double nl = lse - z[y];
+            loss += (1.0 - eps) * nl + (eps / V) * (V * lse - zsum);
+            if (nll)
+                *nll += nl;
+        }
+        for (int c = 0; c < V; c++)
+            z[c] = (float)exp(z[c] - lse);
+    }
+    return loss;
+}
+
+void xent_backward(float *probs, const int *target, int N, int V, float eps, int pad,
+                   float dloss)
+{
+    float smooth = eps / V;
+    for (int n = 0; n < N; n++) {
+        float *p = probs + (size_t)n * V;
+        int y = target[n];
+        if (y == pad) {
+            memset(p, 0, (size_t)V * sizeof *p);
+            continue;
+        }
+        for (int c = 0; c < V; c++)
+            p[c] = dloss * (p[c] - smooth);
+        p[y] -= dloss * (1.0f - eps);
+    }
+}
