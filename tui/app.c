@@ -636,7 +636,10 @@ static void draw_keybar(App *a, Rect r, double now)
 
 static void draw_help(void)
 {
-    int h = LINES - 2 < keymap_count + 4 ? LINES - 2 : keymap_count + 4;
+    int lines = 0;   /* bindings with the same help share a line */
+    for (int i = 0; i < keymap_count; i++)
+        lines += i == 0 || strcmp(keymap[i - 1].help, keymap[i].help) != 0;
+    int h = LINES - 2 < lines + 2 ? LINES - 2 : lines + 2;
     int w = COLS - 4 < 78 ? COLS - 4 : 78;
     if (h < 5 || w < 30)
         return;

@@ -83,4 +83,22 @@ stop_tmux
 "$B/tests/tui/gen_events" "$tmp/nomos.msgpack" 100 1 > /dev/null
 start_dash 200 50 LANG=C.UTF-8 TERM=tmux-256color -- --replay "$tmp/nomos.msgpack"
 wait_for "this supernet has no MoS \(1 expert\)"
+stop_tmux
+
+# The terminal is restored on signals and crashes: after SIGTERM (exit 0) and after SIGSEGV
+# (dies of it, 139) the pane is out of the alternate screen with the cursor visible.
+for sig in TERM SEGV; do
+    start_dash 100 30 LANG=C.UTF-8 TERM=tmux-256color -- --replay "$tmp/events.msgpack"
+    wait_for "loss $loss"
+    shell=$(tmux -S "$SOCK" display -p -t dash '#{pane_pid}')
+    dash=$(ps -o pid= --ppid "$shell" | tr -d ' ')
+    [ "$(tmux -S "$SOCK" display -p -t dash '#{alternate_on}')" = 1 ] || fail "not fullscreen"
+    kill -s "$sig" "$dash"
+    if [ "$sig" = TERM ]; then wait_for "DASH-EXITED-0"; else wait_for "DASH-EXITED-139"; fi
+    [ "$(tmux -S "$SOCK" display -p -t dash '#{alternate_on}')" = 0 ] \
+        || fail "terminal left in the alternate screen after SIG$sig"
+    [ "$(tmux -S "$SOCK" display -p -t dash '#{cursor_flag}')" = 1 ] \
+        || fail "cursor left hidden after SIG$sig"
+    stop_tmux
+done
 echo "dash_replay: ok"
