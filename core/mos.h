@@ -142,6 +142,15 @@ void mos_ffn_invalidate(MosFfn *l);
 /* Gate summary of the current key (after mos_ffn_mix). */
 void mos_ffn_gates(const MosFfn *l, MosGates *out);
 
+/* ---- whole supernet (core/supernet_mos.c) ------------------------------------------------- */
+
+typedef struct Supernet Supernet;
+
+/* Gate summaries of arch a's active layers for the dashboard: out[0 .. enc_layers) are the
+ * encoder layers, then the decoder layers; returns the number written, or -1 when the supernet
+ * has mos none. out holds at least 2 * ARCH_MAX_LAYERS entries. */
+int mos_gates(Supernet *s, const Arch *a, MosGates *out);
+
 /* ---- kernels (exported for the tests) ------------------------------------------------------- */
 
 /* h (hidden), z (rows) <- router(x); rows <= r->out_max. */
