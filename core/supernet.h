@@ -107,6 +107,17 @@ typedef struct DecodeOpts {
 int supernet_decode(Supernet *s, const Arch *a, const int *src, int src_len,
                     const DecodeOpts *o, int *out, int max_out);
 
+/* Latency measurement (HAT's protocol, core/latency.c). supernet_latency_encode runs the encoder
+ * of subnet a on one source (ids without eos; the model appends it) and reserves the decoding
+ * workspace for beam and steps; returns the encoded length Ts or -1 when the workspace cannot be
+ * allocated. supernet_latency_decode then runs exactly `steps` incremental decoder steps for
+ * `beam` hypotheses (the cross-attention keys/values first, as fairseq's first step does; each
+ * step the beam bookkeeping of a real search, never stopping at eos). Nothing is returned: only
+ * the time counts. */
+int  supernet_latency_encode(Supernet *s, const Arch *a, const int *src, int src_len, int beam,
+                             int steps);
+void supernet_latency_decode(Supernet *s, const Arch *a, int Ts, int beam, int steps);
+
 /* Scoring: runs the full forward of subnet a on b (no dropout) and writes the log-probabilities
  * of the token after position t of every row, out (b->B, vocab). */
 void supernet_logprobs(Supernet *s, const Arch *a, const Batch *b, int t, float *out);

@@ -176,5 +176,6 @@ int msg_rec_decode(const RecDesc *d, const void *buf, size_t n, void *rec, Proto
  * allocation failure. */
 char *msg_json(const Msg *m);
 char *msg_reply_json(const MsgReply *r);
+char *msg_rec_json(const RecDesc *d, const void *rec);   /* one record, as its map */
 
 #endif

@@ -19,7 +19,7 @@ typedef struct Target {
 #define ATTACH_OPTS \
     { "run-dir", OPT_STR, "runs/default", "DIR", "the worker's run directory" }, \
     { "connect", OPT_STR, NULL, "ENDPOINT", "PUB endpoint (tcp://H:P: commands on P+1), or PUB,CTL" }, \
-    { "key", OPT_STR, NULL, "FILE", "CURVE: this client's secret key file (mos keygen format)" }, \
+    { "key", OPT_STR, NULL, "FILE", "CURVE: this client's secret key file (from mos keygen)" }, \
     { "server-key", OPT_STR, NULL, "Z85", "CURVE: the worker's public key (default: endpoints.json)" }, \
     { "timeout", OPT_FLOAT, "5", "S", "seconds to wait for the worker" }
 

@@ -69,7 +69,8 @@ static int run_run(const Args *a)
     }
     if (isatty(STDOUT_FILENO) && !args_flag(a, "no-dash")) {
         char *argv[] = { "mos-dash", "--run-dir", (char *)dir, NULL };
-        return dash_exec(argv);
+        dash_exec(argv);   /* returns only when mos-dash cannot run: follow with lines */
+        fprintf(stderr, "mos run: showing progress lines instead of the dashboard\n");
     }
     printf("mos run: worker pid %ld in %s (events in %s/events.msgpack, log in %s/worker.log)\n",
            pid, dir, dir, dir);

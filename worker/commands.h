@@ -8,10 +8,13 @@
 extern const Command cmd_dash;
 extern const Command cmd_prepare;
 extern const Command cmd_config;
+extern const Command cmd_bleu;
 extern const Command cmd_worker;
 extern const Command cmd_ctl;
 extern const Command cmd_watch;
 extern const Command cmd_run;
+extern const Command cmd_latency;
+extern const Command cmd_keygen;
 
 /* Replaces the process with mos-dash (next to this executable, else on PATH); returns 1 with a
  * message on stderr only when it cannot. */

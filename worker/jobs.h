@@ -6,6 +6,10 @@
 
 #include "pipeline.h"
 
-#define JOB_STAGES
+int job_prepare_run(const JobEnv *env, MosErr *err);
+int job_prepare_done(const JobEnv *env);
+
+#define JOB_STAGES \
+    { "prepare", job_prepare_run, job_prepare_done },
 
 #endif

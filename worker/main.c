@@ -13,10 +13,13 @@
 static const Command *const commands[] = {
     &cmd_prepare,
     &cmd_config,
+    &cmd_bleu,
     &cmd_run,
+    &cmd_latency,
     &cmd_worker,
     &cmd_ctl,
     &cmd_watch,
+    &cmd_keygen,
     &cmd_dash,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])

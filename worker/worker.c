@@ -76,9 +76,8 @@ __attribute__((format(printf, 3, 4))) static void wlog(Worker *w, const char *le
 static void *job_thread(void *arg)
 {
     Worker *w = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);   /* signals go to the main thread */
+    /* No signal mask here: stages fork tools (apt-get, spm_train) that inherit it. Whichever
+     * thread takes SIGINT/SIGTERM only sets a flag, which the main loop sees within POLL_MS. */
     jobctl_started(&w->job);
     w->job_rc = pipeline_run(&w->env, &w->job_err);
     if (w->job_rc < 0)
@@ -285,11 +284,10 @@ int worker_main(const WorkerOpts *o, MosErr *err)
         worker_teardown(&w);
         return -1;
     }
-    struct sigaction sa = { .sa_handler = on_signal };
+    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     if (pthread_create(&w.thread, NULL, job_thread, &w) != 0) {
         report_ready(o, "error: cannot start the job thread");
         worker_teardown(&w);
