@@ -89,7 +89,7 @@ double supernet_step(Supernet *s, const Arch *a, const Batch *b, int train, Rng 
 
 /* Decoding options as fairseq: beam 1 is greedy; hypotheses are ranked by
  * sum log p / len^lenpen (len counts the eos); at most max_len_a * src_len + max_len_b tokens
- * (capped by max_positions - 1). */
+ * (capped by max_positions - 1); eos is not proposed before min_len tokens (0: any time). */
 #define DECODE_MAX_BEAM 64
 
 typedef struct DecodeOpts {
@@ -97,6 +97,7 @@ typedef struct DecodeOpts {
     float lenpen;
     int max_len_a;
     int max_len_b;
+    int min_len;
 } DecodeOpts;
 
 /* Translates one source sentence (ids without bos/eos; the model appends eos) with subnet a,

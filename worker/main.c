@@ -21,6 +21,7 @@ static const Command *const commands[] = {
     &cmd_watch,
     &cmd_keygen,
     &cmd_dash,
+    &cmd_bench,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
