@@ -14,7 +14,7 @@
 #include "config.h"
 #include "rng.h"
 
-#define MOS_MAX_EXPERTS 8
+#define MOS_MAX_EXPERTS 16  /* = the config table's mos-experts range */
 #define MOS_GATE_BINS   10
 
 /* One FFN linear's experts: expert i's weight w[i] is (out_max, in_max) row-major
