@@ -49,6 +49,10 @@ void supernet_destroy(Supernet **s);
 const ModelConfig *supernet_config(const Supernet *s);
 int    supernet_max_tokens(const Supernet *s);
 size_t supernet_nparams(const Supernet *s);
+/* MoS caches the mixed FFN weights W(a) and defers pushing their gradient to the experts and
+ * routers. So: supernet_params counts as "the parameters may change now" (supernet_params_changed),
+ * supernet_grads flushes (supernet_flush_grads) — take these pointers after the steps, not
+ * before. With mos none both are plain accessors. */
 float *supernet_params(Supernet *s);
 float *supernet_grads(Supernet *s);
 float *supernet_adam_m(Supernet *s);
@@ -58,6 +62,21 @@ const NamedTensor *supernet_tensor(const Supernet *s, int i);
 /* Index of the tensor called name, or -1. */
 int supernet_find_tensor(const Supernet *s, const char *name);
 void supernet_zero_grads(Supernet *s);
+
+/* ---- MoS (core/supernet_mos.c) ----------------------------------------------------------- */
+
+/* Pushes the accumulated gradient of the mixed FFN weights into the expert and router gradients
+ * (call before reading the gradient block through a pointer taken earlier). */
+void supernet_flush_grads(Supernet *s);
+/* The parameters were changed through a pointer taken earlier (optimizer, load, finite
+ * differences): flushes, then forgets the cached W(a) so the next step mixes afresh. */
+void supernet_params_changed(Supernet *s);
+
+/* Writes subnet a of src (any mos kind) into dst, a supernet with mos none whose space has the
+ * same maxima, vocabulary and model options: every tensor dst shares by name with src is copied,
+ * each FFN gets W(a), b(a) in its slice (zero elsewhere). dst's outputs for a then equal src's
+ * (dst is only meaningful for a). -1 with err when the two do not match. */
+int supernet_collapse(Supernet *src, const Arch *a, Supernet *dst, MosErr *err);
 
 /* One batch through subnet a (a must be valid for the config's space; b->B·Ts and b->B·Tt at
  * most max_tokens, Ts and Tt at most max_positions). train = 1: dropout from rng (required

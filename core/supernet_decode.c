@@ -376,7 +376,7 @@ void supernet_latency_decode(Supernet *s, const Arch *a, int Ts, int beam, int s
     }
     for (int t = 0; t < steps; t++) {
         decoder_step(s, a, last, K, t, Ts);
-        int n = top_candidates(w, K, 2 * K, s->V, c->pad_id, c->bos_id, c->eos_id, 0);
+        int n = top_candidates(w, K, 2 * K, s->V, c->pad_id, c->bos_id, c->eos_id, 0, 0);
         int next = 0;
         for (int i = 0; i < n && next < K; i++) {
             if (w->cand_v[i] == c->eos_id)
