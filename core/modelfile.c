@@ -174,6 +174,17 @@ static void file_tensor(Supernet *m, const Arch *a, int i, FileTensor *f)
     modelfile_file_shape(t, a, &f->rows, &f->cols);
 }
 
+size_t modelfile_nparams(Supernet *m, const Arch *a)
+{
+    size_t n = 0;
+    for (int i = 0; i < supernet_ntensors(m); i++) {
+        int rows, cols;
+        modelfile_file_shape(supernet_tensor(m, i), a, &rows, &cols);
+        n += (size_t)rows * (size_t)cols;
+    }
+    return n;
+}
+
 static char *header_text(Supernet *m, const Arch *a, size_t *len)
 {
     json_t *h = json_object();

@@ -35,7 +35,7 @@ typedef struct ModelInfo {
     Arch arch;
     ModelConfig cfg;            /* the standalone model's config (modelfile_config) */
     Manifest man;               /* vocab_size, ids, tokenizer, bpe_marker */
-    char tokenizer_file[64];    /* "spm.model" or "dict.txt" */
+    char tokenizer_file[64];    /* "spm.model", "dict.txt", or "" (no SentencePiece model) */
     long source_step;
     char source_sha256[65];
     int finetune_steps;         /* updates of additional training recorded so far */
@@ -52,6 +52,9 @@ void modelfile_config(const ModelConfig *super, const Arch *a, ModelConfig *out)
  * and columns past each layer's own dim zero), the position tables the first d columns of src's.
  * max_tokens sizes its activations. NULL with err when src has MoS or a tensor is missing. */
 Supernet *modelfile_build(Supernet *src, const Arch *a, int max_tokens, MosErr *err);
+
+/* Parameters of model for arch a as written to the file (position tables not counted). */
+size_t modelfile_nparams(Supernet *model, const Arch *a);
 
 /* Writes DIR/model.safetensors (each tensor at the arch's real shape, plus
  * "encoder.embed_positions.weight" and "decoder.embed_positions.weight"), DIR/config.json and

@@ -53,11 +53,19 @@ static json_t *dims_json(Supernet *m, const Arch *a)
     return d;
 }
 
+/* A float option as the decimal the user wrote (0.1, not 0.10000000149011612). */
+static double dec6(float x)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.6g", (double)x);
+    return strtod(buf, NULL);
+}
+
 static json_t *options_json(const ModelConfig *c)
 {
     return json_pack("{s:b, s:f, s:f, s:f, s:s, s:b, s:s}", "pre_ln", c->pre_ln, "dropout",
-                     (double)c->dropout, "attention_dropout", (double)c->attn_dropout,
-                     "label_smoothing", (double)c->label_smoothing, "embed_scale", "sqrt(d)",
+                     dec6(c->dropout), "attention_dropout", dec6(c->attn_dropout),
+                     "label_smoothing", dec6(c->label_smoothing), "embed_scale", "sqrt(d)",
                      "tied_output_projection", 1, "positions",
                      "sinusoidal, stored as *.embed_positions.weight");
 }
@@ -72,8 +80,8 @@ static json_t *supernet_json(const ModelConfig *c)
                      s->enc_layers_max, "decoder_layers", s->dec_layers_max, "qkv_dim",
                      s->qkv_dim, "mos", config_mos_name(c->mos), "mos_experts", c->mos_experts,
                      "router_hidden", c->router_hidden, "router_const_input",
-                     c->router_const_input, "dropout", (double)c->dropout, "attention_dropout",
-                     (double)c->attn_dropout, "pre_ln", c->pre_ln);
+                     c->router_const_input, "dropout", dec6(c->dropout), "attention_dropout",
+                     dec6(c->attn_dropout), "pre_ln", c->pre_ln);
 }
 
 static json_t *source_json(const ModelSource *src)
@@ -83,38 +91,6 @@ static json_t *source_json(const ModelSource *src)
     return json_pack("{s:s, s:I, s:s, s:s, s:o}", "checkpoint",
                      src->checkpoint ? src->checkpoint : "", "step", (json_int_t)src->step, "sha256",
                      src->sha256, "config_hash", hash, "supernet", supernet_json(src->super));
-}
-
-static json_t *config_json(Supernet *m, const Arch *a, const ModelSource *src)
-{
-    const ModelConfig *c = supernet_config(m);
-    const Manifest *man = src->man;
-    int spm = strcmp(man->tokenizer, "spm") == 0;
-    char text[512], *hat = arch_json_dump(a);
-    arch_format(a, text, sizeof text);
-    json_t *cfg = json_loads(hat, 0, NULL);
-    free(hat);
-    ASSERT(cfg);
-    json_t *o = json_pack("{s:s, s:i, s:s, s:o, s:o, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:s}",
-                          "format", MODELFILE_FORMAT, "version", MODELFILE_VERSION, "arch", text,
-                          "config", cfg, "dims", dims_json(m, a), "vocab_size", c->vocab,
-                          "pad_id", c->pad_id, "unk_id", c->unk_id, "bos_id", c->bos_id,
-                          "eos_id", c->eos_id, "tokenizer", man->tokenizer, "tokenizer_file",
-                          spm ? "spm.model" : "dict.txt", "vocab_file",
-                          spm ? "spm.vocab" : "dict.txt");
-    json_object_set_new(o, "bpe_marker", man->bpe_marker[0] ? json_string(man->bpe_marker)
-                                                            : json_null());
-    json_object_set_new(o, "model", options_json(c));
-    json_object_set_new(o, "source", source_json(src));
-    json_object_set_new(o, "finetune", json_pack("{s:i, s:b}", "steps", 0, "from_scratch", 0));
-    return o;
-}
-
-static int dump_json(json_t *o, const char *path, MosErr *err)
-{
-    int rc = json_dump_file(o, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return rc == 0 ? 0 : err_set(err, "%s: cannot write", path);
 }
 
 static int copy_file(const char *from, const char *to, MosErr *err)
@@ -139,18 +115,65 @@ static int copy_file(const char *from, const char *to, MosErr *err)
     return bad ? err_set(err, "%s: cannot copy to %s", from, to) : 0;
 }
 
+/* SentencePiece data: spm.vocab (detokenizing) and spm.model (encoding raw text; absent in
+ * generated test data, then recorded as null). Pre-tokenized data: dict.txt. */
 static int copy_tokenizer(const char *dir, const ModelSource *src, MosErr *err)
 {
-    const char *spm[] = { "spm.model", "spm.vocab", NULL }, *dict[] = { "dict.txt", NULL };
-    const char **names = strcmp(src->man->tokenizer, "spm") == 0 ? spm : dict;
+    const char *spm[] = { "spm.vocab", "spm.model", NULL }, *dict[] = { "dict.txt", NULL };
+    int is_spm = strcmp(src->man->tokenizer, "spm") == 0;
+    const char **names = is_spm ? spm : dict;
     for (int i = 0; names[i]; i++) {
         char from[4200], to[4200];
         snprintf(from, sizeof from, "%s/%s", src->data_dir, names[i]);
         snprintf(to, sizeof to, "%s/%s", dir, names[i]);
+        if (is_spm && i == 1 && access(from, F_OK) != 0)
+            continue;
         if (copy_file(from, to, err) < 0)
             return -1;
     }
     return 0;
+}
+
+/* "spm.model" when the data has one, "dict.txt" for pre-tokenized data, else null. */
+static json_t *tokenizer_file_json(const ModelSource *src)
+{
+    if (strcmp(src->man->tokenizer, "spm") != 0)
+        return json_string("dict.txt");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spm.model", src->data_dir);
+    return access(path, F_OK) == 0 ? json_string("spm.model") : json_null();
+}
+
+static json_t *config_json(Supernet *m, const Arch *a, const ModelSource *src)
+{
+    const ModelConfig *c = supernet_config(m);
+    const Manifest *man = src->man;
+    int spm = strcmp(man->tokenizer, "spm") == 0;
+    char text[512], *hat = arch_json_dump(a);
+    arch_format(a, text, sizeof text);
+    json_t *cfg = json_loads(hat, 0, NULL);
+    free(hat);
+    ASSERT(cfg);
+    json_t *o = json_pack("{s:s, s:i, s:s, s:o, s:o, s:i, s:i, s:i, s:i, s:i, s:s, s:o, s:s}",
+                          "format", MODELFILE_FORMAT, "version", MODELFILE_VERSION, "arch", text,
+                          "config", cfg, "dims", dims_json(m, a), "vocab_size", c->vocab,
+                          "pad_id", c->pad_id, "unk_id", c->unk_id, "bos_id", c->bos_id,
+                          "eos_id", c->eos_id, "tokenizer", man->tokenizer, "tokenizer_file",
+                          tokenizer_file_json(src), "vocab_file",
+                          spm ? "spm.vocab" : "dict.txt");
+    json_object_set_new(o, "bpe_marker", man->bpe_marker[0] ? json_string(man->bpe_marker)
+                                                            : json_null());
+    json_object_set_new(o, "model", options_json(c));
+    json_object_set_new(o, "source", source_json(src));
+    json_object_set_new(o, "finetune", json_pack("{s:i, s:b}", "steps", 0, "from_scratch", 0));
+    return o;
+}
+
+static int dump_json(json_t *o, const char *path, MosErr *err)
+{
+    int rc = json_dump_file(o, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return rc == 0 ? 0 : err_set(err, "%s: cannot write", path);
 }
 
 int modelfile_write(const char *dir, Supernet *model, const Arch *a, const ModelSource *src,
@@ -227,10 +250,12 @@ static int read_tokenizer(json_t *o, ModelInfo *info, const char *path, MosErr *
     const char *file = json_string_value(json_object_get(o, "tokenizer_file"));
     if (!tok || (strcmp(tok, "spm") != 0 && strcmp(tok, "pretokenized") != 0))
         return err_set(err, "%s: tokenizer: expected \"spm\" or \"pretokenized\"", path);
-    if (!file || strchr(file, '/') || strlen(file) >= sizeof info->tokenizer_file)
-        return err_set(err, "%s: tokenizer_file: missing or not a plain file name", path);
+    json_t *fj = json_object_get(o, "tokenizer_file");
+    if (!json_is_null(fj) && (!file || strchr(file, '/') ||
+                              strlen(file) >= sizeof info->tokenizer_file))
+        return err_set(err, "%s: tokenizer_file: not null or a plain file name", path);
     snprintf(info->man.tokenizer, sizeof info->man.tokenizer, "%s", tok);
-    snprintf(info->tokenizer_file, sizeof info->tokenizer_file, "%s", file);
+    snprintf(info->tokenizer_file, sizeof info->tokenizer_file, "%s", file ? file : "");
     const char *marker = json_string_value(json_object_get(o, "bpe_marker"));
     snprintf(info->man.bpe_marker, sizeof info->man.bpe_marker, "%s", marker ? marker : "");
     return 0;

@@ -22,6 +22,7 @@ static const Command *const commands[] = {
     &cmd_ctl,
     &cmd_watch,
     &cmd_keygen,
+    &cmd_extract,
     &cmd_dash,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
