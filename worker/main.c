@@ -23,6 +23,7 @@ static const Command *const commands[] = {
     &cmd_watch,
     &cmd_keygen,
     &cmd_extract,
+    &cmd_translate,
     &cmd_dash,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
