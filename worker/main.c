@@ -23,6 +23,8 @@ static const Command *const commands[] = {
     &cmd_ctl,
     &cmd_watch,
     &cmd_keygen,
+    &cmd_extract,
+    &cmd_translate,
     &cmd_dash,
     &cmd_bench,
 };
