@@ -21,7 +21,9 @@ typedef enum CorpusDrop {
     CORPUS_DROP_COUNT
 } CorpusDrop;
 
-typedef enum CorpusSplit { CORPUS_TRAIN, CORPUS_VALID, CORPUS_TEST, CORPUS_SPLIT_COUNT } CorpusSplit;
+typedef enum CorpusSplit {
+    CORPUS_TRAIN, CORPUS_VALID, CORPUS_TEST, CORPUS_SPLIT_COUNT
+} CorpusSplit;
 
 extern const char *const corpus_split_name[CORPUS_SPLIT_COUNT];   /* "train", "valid", "test" */
 

@@ -96,6 +96,14 @@ static char *read_all(const char *path, size_t *n, MosErr *err)
     return buf;
 }
 
+static void ids_free(IdsFile *f)
+{
+    free(f->len);
+    free(f->off);
+    free(f->tok);
+    memset(f, 0, sizeof *f);
+}
+
 static int ids_read(const char *path, int vocab, int max_lines, IdsFile *f, MosErr *err)
 {
     size_t n;
@@ -132,6 +140,7 @@ static int ids_read(const char *path, int vocab, int max_lines, IdsFile *f, MosE
                 err_set(err, "%s:%d: '%.*s' is not a token id in [0, %d)", path, f->nlines + 1,
                         bad_len > 20 ? 20 : bad_len, p, vocab);
                 free(buf);
+                ids_free(f);
                 return -1;
             }
             f->tok[ntok++] = (int)v;
@@ -146,13 +155,6 @@ static int ids_read(const char *path, int vocab, int max_lines, IdsFile *f, MosE
     return 0;
 }
 
-static void ids_free(IdsFile *f)
-{
-    free(f->len);
-    free(f->off);
-    free(f->tok);
-    memset(f, 0, sizeof *f);
-}
 
 int data_split_load(const char *data_dir, const char *split, const Manifest *m, int max_positions,
                     int max_pairs, DataSplit *d, MosErr *err)
@@ -178,16 +180,18 @@ int data_split_load(const char *data_dir, const char *split, const Manifest *m, 
     total += t.nlines ? t.off[t.nlines - 1] + t.len[t.nlines - 1] : 0;
     d->src_len = malloc(sizeof(int) * (size_t)(s.nlines + 1));
     d->tgt_len = malloc(sizeof(int) * (size_t)(s.nlines + 1));
+    d->line = malloc(sizeof(int) * (size_t)(s.nlines + 1));
     d->src_off = malloc(sizeof(long) * (size_t)(s.nlines + 1));
     d->tgt_off = malloc(sizeof(long) * (size_t)(s.nlines + 1));
     d->tokens = malloc(sizeof(int) * (size_t)(total + 1));
-    ASSERT(d->src_len && d->tgt_len && d->src_off && d->tgt_off && d->tokens);
+    ASSERT(d->src_len && d->tgt_len && d->line && d->src_off && d->tgt_off && d->tokens);
     long pos = 0;
     for (int i = 0; i < s.nlines; i++) {
         if (s.len[i] + 1 > max_positions || t.len[i] + 1 > max_positions) {
             d->skipped++;
             continue;
         }
+        d->line[d->n] = i;
         d->src_len[d->n] = s.len[i];
         d->src_off[d->n] = pos;
         memcpy(d->tokens + pos, s.tok + s.off[i], sizeof(int) * (size_t)s.len[i]);
@@ -208,6 +212,7 @@ void data_split_free(DataSplit *d)
 {
     free(d->src_len);
     free(d->tgt_len);
+    free(d->line);
     free(d->src_off);
     free(d->tgt_off);
     free(d->tokens);

@@ -25,6 +25,7 @@ typedef struct DataSplit {
     int n;                 /* pairs kept */
     int skipped;           /* pairs dropped as longer than max_positions */
     int *src_len, *tgt_len;
+    int *line;             /* 0-based line of each kept pair in the split's files */
     long *src_off, *tgt_off;
     int *tokens;
     long ntokens_alloc;

@@ -1,6 +1,8 @@
 /* Ids to text (see detok.h). Pure string work over a vocabulary loaded once. */
 #include "detok.h"
 
+#include "dict.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,38 @@ static void detok_add(Detok *d, const char *s, size_t len, int *cap)
     d->piece[d->n++] = p;
 }
 
+/* SentencePiece: one "piece<TAB>score" line per id. */
+static int load_spm_vocab(Detok *d, const char *path, MosErr *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return err_set(err, "%s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    int pcap = 0;
+    while (getline(&line, &cap, f) > 0)
+        detok_add(d, line, strcspn(line, "\t\n"), &pcap);
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+/* Pre-tokenized: the four specials, then dict.txt's tokens (fairseq's id order). */
+static int load_dict(Detok *d, const char *path, MosErr *err)
+{
+    Dict dict;
+    if (dict_load(&dict, path, err) < 0)
+        return -1;
+    static const char *const specials[DICT_FIRST_ID] = {"<pad>", "<unk>", "<s>", "</s>"};
+    int pcap = 0;
+    for (int i = 0; i < DICT_FIRST_ID; i++)
+        detok_add(d, specials[i], strlen(specials[i]), &pcap);
+    for (size_t i = 0; i < dict.n; i++)
+        detok_add(d, dict.tok[i], strlen(dict.tok[i]), &pcap);
+    dict_done(&dict);
+    return 0;
+}
+
 int detok_load(Detok *d, const char *data_dir, const Manifest *m, MosErr *err)
 {
     memset(d, 0, sizeof *d);
@@ -31,20 +65,11 @@ int detok_load(Detok *d, const char *data_dir, const Manifest *m, MosErr *err)
     if (!d->spm && m->bpe_marker[0])
         snprintf(d->marker, sizeof d->marker, "%s ", m->bpe_marker);
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", data_dir, d->spm ? "spm.vocab" : "vocab.txt");
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return err_set(err, "%s: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int pcap = 0;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        size_t k = strcspn(line, d->spm ? "\t\n" : " \t\n");
-        detok_add(d, line, k, &pcap);
+    snprintf(path, sizeof path, "%s/%s", data_dir, d->spm ? "spm.vocab" : "dict.txt");
+    if ((d->spm ? load_spm_vocab(d, path, err) : load_dict(d, path, err)) < 0) {
+        detok_done(d);
+        return -1;
     }
-    free(line);
-    fclose(f);
     if (d->n != m->vocab_size) {
         int n = d->n;
         detok_done(d);

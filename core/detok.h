@@ -2,8 +2,8 @@
  * SentencePiece data (DATA_CONTRACT: spm.vocab, one "piece<TAB>score" line per id) joins the
  * pieces, turns U+2581 into spaces and <0xNN> byte pieces into bytes, drops <pad>/<s>/</s>, writes
  * <unk> as " ⁇ " as spm_decode does, and strips the leading space. Pre-tokenized data reads
- * vocab.txt (one token per line, id = line number - 1), joins with spaces and removes the BPE
- * marker ("@@ ") as fairseq's --remove-bpe does. */
+ * dict.txt (fairseq's "TOKEN COUNT" lines; ids 0-3 are the specials, then the file's order),
+ * joins with spaces and removes the BPE marker ("@@ ") as fairseq's --remove-bpe does. */
 #ifndef MOS_DETOK_H
 #define MOS_DETOK_H
 
@@ -17,7 +17,7 @@ typedef struct Detok {
     int pad_id, bos_id, eos_id, unk_id;
 } Detok;
 
-/* Reads DATA_DIR/spm.vocab or DATA_DIR/vocab.txt per the manifest; the vocabulary must have
+/* Reads DATA_DIR/spm.vocab or DATA_DIR/dict.txt per the manifest; the vocabulary must have
  * m->vocab_size entries. 0 or -1 with a one-line error. */
 int  detok_load(Detok *d, const char *data_dir, const Manifest *m, MosErr *err);
 void detok_done(Detok *d);

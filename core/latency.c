@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 void latency_opts_default(LatencyOpts *o)
 {
     o->src_len = 30;
@@ -21,6 +23,7 @@ void latency_opts_default(LatencyOpts *o)
     o->runs = 20;
     o->trim = 0.1;
     o->threads = 1;
+    o->vocab = 0;
 }
 
 static double clock_ms(const LatencyBackend *b)
@@ -303,4 +306,167 @@ void latency_space_wider(const SearchSpace *train, SearchSpace *wide)
     add_half_of_min(&wide->enc_heads, train->qkv_dim);
     add_half_of_min(&wide->dec_self_heads, train->qkv_dim);
     add_half_of_min(&wide->dec_ende_heads, train->qkv_dim);
+}
+
+/* ---- the `mos latency` job ------------------------------------------------------------------ */
+
+static void path_join(char *buf, size_t n, const char *dir, const char *name)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+static json_t *protocol_json(const LatencyJob *job)
+{
+    const LatencyOpts *o = &job->opts;
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)job->seed);
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:s}", "format",
+                     "mos-latency", "src_len", o->src_len, "steps", o->steps, "beam", o->beam,
+                     "warmup", o->warmup, "runs", o->runs, "trim", o->trim, "threads",
+                     o->threads, "vocab", o->vocab, "seed", seed);
+}
+
+/* latency.json: written on the first run, compared on later ones. */
+static int protocol_check(const LatencyJob *job, MosErr *err)
+{
+    char path[4096];
+    path_join(path, sizeof path, job->run_dir, "latency.json");
+    json_t *want = protocol_json(job);
+    json_error_t je;
+    json_t *have = json_load_file(path, 0, &je);
+    int rc = 0;
+    if (!have) {
+        if (access(path, F_OK) == 0)
+            rc = err_set(err, "%s: %s", path, je.text);
+        else if (json_dump_file(want, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
+            rc = err_set(err, "%s: cannot write", path);
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(want, key, v) {
+            if (!json_equal(v, json_object_get(have, key))) {
+                char *a = json_dumps(v, JSON_ENCODE_ANY), *b = json_dumps(
+                    json_object_get(have, key) ? json_object_get(have, key) : json_null(),
+                    JSON_ENCODE_ANY);
+                rc = err_set(err, "%s: the data there were measured with %s %s, this run asks "
+                             "for %s; use those options or another run directory", path, key,
+                             b, a);
+                free(a);
+                free(b);
+                break;
+            }
+        }
+        json_decref(have);
+    }
+    json_decref(want);
+    return rc;
+}
+
+typedef struct Offset {
+    LatencyProgressFn fn;
+    void *ctx;
+    int base, total;
+} Offset;
+
+static int offset_progress(void *ctx, int done, int total, const Arch *a, const LatencyResult *r)
+{
+    (void)total;
+    Offset *o = ctx;
+    return o->fn ? o->fn(o->ctx, o->base + done, o->total, a, r) : 0;
+}
+
+/* Measures one resumable file; returns 1 when the caller asked to stop. */
+static int job_measure(const LatencyBackend *b, const LatencyJob *job, const SearchSpace *space,
+                       uint64_t seed, int n, const char *name, Offset *off, MosErr *err)
+{
+    char path[4096];
+    path_join(path, sizeof path, job->run_dir, name);
+    int done = latency_dataset(b, space, seed, n, &job->opts, path, offset_progress, off, err);
+    if (done < 0)
+        return -1;
+    off->base += n;
+    return done < n;
+}
+
+static int job_fit(const LatencyJob *job, Predictor *p, LatencyJobReport *rep, MosErr *err)
+{
+    char path[4096];
+    path_join(path, sizeof path, job->run_dir, "latency.csv");
+    float *x, *enc, *dec;
+    int n;
+    if (latency_csv_read(path, &x, &enc, &dec, NULL, &n, err))
+        return -1;
+    for (int i = 0; i < n; i++)
+        enc[i] += dec[i];   /* the predictor's target: encoder + decoder */
+    float norm[ARCH_FEATURES];
+    arch_feature_norms(&job->space, norm);
+    predictor_init(p, job->hidden, job->hidden_layers, norm, job->fit.seed);
+    int rc = predictor_train(p, x, enc, n, &job->fit, &rep->fit, err);
+    rep->rows = n;
+    free(x), free(enc), free(dec);
+    if (rc)
+        return -1;
+    path_join(path, sizeof path, job->run_dir, "latency-predictor.json");
+    return predictor_save(p, &rep->fit, path, err);
+}
+
+static int job_verify(const LatencyJob *job, const Predictor *p, LatencyJobReport *rep,
+                      MosErr *err)
+{
+    char a[4096], b[4096];
+    path_join(a, sizeof a, job->run_dir, "latency-verify.csv");
+    path_join(b, sizeof b, job->run_dir, "latency-verify-repeat.csv");
+    float *x1, *e1, *d1, *x2, *e2, *d2;
+    int n1, n2;
+    if (latency_csv_read(a, &x1, &e1, &d1, NULL, &n1, err))
+        return -1;
+    if (latency_csv_read(b, &x2, &e2, &d2, NULL, &n2, err)) {
+        free(x1), free(e1), free(d1);
+        return -1;
+    }
+    int n = n1 < n2 ? n1 : n2;
+    double noise = 0, mean = 0;
+    for (int i = 0; i < n1; i++)
+        e1[i] += d1[i];
+    for (int i = 0; i < n; i++) {
+        noise += fabs(e2[i] + d2[i] - e1[i]) / e1[i];
+        mean += e1[i];
+    }
+    rep->verify_n = n1;
+    rep->verify = predictor_evaluate(p, x1, e1, n1);
+    rep->noise_mapd_pct = n ? 100.0 * noise / n : NAN;
+    rep->mean_ms = n ? mean / n : NAN;
+    free(x1), free(e1), free(d1), free(x2), free(e2), free(d2);
+    return 0;
+}
+
+int latency_job_run(const LatencyBackend *b, const LatencyJob *job, LatencyProgressFn progress,
+                    void *progress_ctx, LatencyJobReport *rep, MosErr *err)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->noise_mapd_pct = rep->mean_ms = NAN;
+    if (mkdir(job->run_dir, 0777) != 0 && errno != EEXIST)
+        return err_set(err, "%s: cannot create: %s", job->run_dir, strerror(errno));
+    if (protocol_check(job, err))
+        return -1;
+    SearchSpace wide;
+    latency_space_wider(&job->space, &wide);
+    Offset off = { progress, progress_ctx, 0, job->archs + 2 * job->verify };
+    int rc = job_measure(b, job, &wide, job->seed, job->archs, "latency.csv", &off, err);
+    if (rc)
+        return rc;
+    Predictor p;
+    if (job_fit(job, &p, rep, err))
+        return -1;
+    if (job->verify > 0) {
+        rc = job_measure(b, job, &job->space, job->seed + 1, job->verify, "latency-verify.csv",
+                         &off, err);
+        if (!rc)
+            rc = job_measure(b, job, &job->space, job->seed + 1, job->verify,
+                             "latency-verify-repeat.csv", &off, err);
+        if (!rc)
+            rc = job_verify(job, &p, rep, err);
+    }
+    predictor_done(&p);
+    return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "arch.h"
 #include "err.h"
+#include "predictor.h"
 
 typedef struct LatencyBackend {
     void *ctx;
@@ -30,6 +31,7 @@ typedef struct LatencyOpts {
     int runs;        /* timed runs of each part, HAT 20 on CPU */
     double trim;     /* fraction dropped at each end, HAT 0.1 */
     int threads;     /* OpenBLAS threads, recorded with the data */
+    int vocab;       /* the timed model's output vocabulary, recorded (0: not given) */
 } LatencyOpts;
 
 /* HAT's settings above, 1 thread. */
@@ -86,3 +88,34 @@ int latency_dataset(const LatencyBackend *b, const SearchSpace *space, uint64_t 
 void latency_space_wider(const SearchSpace *train, SearchSpace *wide);
 
 #endif
+
+/* ---- the whole `mos latency` job ----------------------------------------------------------- */
+
+typedef struct LatencyJob {
+    const char *run_dir;        /* files go here (see docs/search.md) */
+    SearchSpace space;          /* the training space; data come from its wider version */
+    int archs;                  /* rows of latency.csv wanted (HAT 2,000) */
+    int verify;                 /* fresh training-space archs measured twice (0: none) */
+    uint64_t seed;              /* dataset draws; verify uses seed + 1 */
+    LatencyOpts opts;
+    int hidden, hidden_layers;  /* predictor shape (HAT 400, 3) */
+    PredictorTrainConfig fit;
+} LatencyJob;
+
+typedef struct LatencyJobReport {
+    int rows;                         /* latency.csv rows used for the fit */
+    PredictorReport fit;              /* train / valid / test errors */
+    int verify_n;
+    PredictorSplitMetrics verify;     /* predictor vs the first measurement of fresh archs */
+    double noise_mapd_pct;            /* second measurement vs first, same archs */
+    double mean_ms;                   /* mean measured latency of the verify archs */
+} LatencyJobReport;
+
+/* Measures (resuming latency.csv), fits and saves latency-predictor.json, then measures the
+ * verify archs into latency-verify.csv and again into latency-verify-repeat.csv (both resumable)
+ * and compares. latency.json records the protocol (threads, beam, ...); a run directory whose
+ * latency.json differs is refused rather than mixing timings. progress gets every row of the
+ * three files in turn (total = archs + 2 x verify). Returns 0 when done, 1 when progress asked
+ * to stop (every row measured so far is kept; run again to continue), -1 on error. */
+int latency_job_run(const LatencyBackend *b, const LatencyJob *job, LatencyProgressFn progress,
+                    void *progress_ctx, LatencyJobReport *rep, MosErr *err);

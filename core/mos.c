@@ -5,30 +5,102 @@
 #include "mos.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
 
-/* ---- sizes and binding ---------------------------------------------------------------------- */
+/* ---- parameter table, sizes and binding ---------------------------------------------------- */
 
-static int mos_rows_max(MosKind kind, int m, int n_out_max)
+/* The one enumeration of a layer's tensors: spec (names, shapes) and, when l is not NULL, the
+ * MosFfn fields they bind to. mos_ffn_tensors and mos_ffn_point both walk it. */
+typedef struct MosWalk {
+    MosTensorSpec *spec;
+    float **p[MOS_MAX_TENSORS], **g[MOS_MAX_TENSORS];
+    int n;
+} MosWalk;
+
+static void mos_walk_add(MosWalk *w, float **p, float **g, int ndim, int d0, int d1,
+                         const char *fmt, const char *a, int i)
 {
-    return kind == MOS_NEURON ? m * n_out_max : m;
+    ASSERT(w->n < MOS_MAX_TENSORS);
+    MosTensorSpec *t = &w->spec[w->n];
+    snprintf(t->name, sizeof t->name, fmt, a, i);
+    t->ndim = ndim;
+    t->d0 = d0;
+    t->d1 = ndim == 2 ? d1 : 0;
+    w->p[w->n] = p;
+    w->g[w->n] = g;
+    w->n++;
 }
 
-static size_t mos_router_floats(int hidden, int out_max)
+static void mos_walk_router(MosWalk *w, MosRouter *r, const char *name, int hidden, int rows)
 {
-    return (size_t)hidden * ARCH_FEATURES + (size_t)hidden + (size_t)out_max * hidden + out_max;
+    mos_walk_add(w, &r->w1, &r->dw1, 2, hidden, ARCH_FEATURES, "%s.0.weight", name, 0);
+    mos_walk_add(w, &r->b1, &r->db1, 1, hidden, 0, "%s.0.bias", name, 0);
+    mos_walk_add(w, &r->w2, &r->dw2, 2, rows, hidden, "%s.2.weight", name, 0);
+    mos_walk_add(w, &r->b2, &r->db2, 1, rows, 0, "%s.2.bias", name, 0);
 }
 
-size_t mos_ffn_param_floats(MosKind kind, int m, int hidden, int d_max, int f_max)
+/* l's dims (kind, m, hidden, d_max, f_max) must be set. */
+static void mos_walk(MosWalk *w, MosFfn *l)
+{
+    int m = l->m, D = l->d_max, F = l->f_max;
+    w->n = 0;
+    for (int i = 0; i < m; i++) {
+        mos_walk_add(w, &l->fc1.w[i], &l->fc1.dw[i], 2, F, D, "%s.experts.%d.weight", "fc1", i);
+        mos_walk_add(w, &l->fc1.b[i], &l->fc1.db[i], 1, F, 0, "%s.experts.%d.bias", "fc1", i);
+        mos_walk_add(w, &l->fc2.w[i], &l->fc2.dw[i], 2, D, F, "%s.experts.%d.weight", "fc2", i);
+        mos_walk_add(w, &l->fc2.b[i], &l->fc2.db[i], 1, D, 0, "%s.experts.%d.bias", "fc2", i);
+    }
+    if (l->kind == MOS_LAYER) {
+        mos_walk_router(w, &l->g1.r, "router", l->hidden, m);
+    } else {
+        mos_walk_router(w, &l->g1.r, "fc1_router", l->hidden, m * F);
+        mos_walk_router(w, &l->g2.r, "fc2_router", l->hidden, m * D);
+    }
+}
+
+static void mos_ffn_dims(MosFfn *l, MosKind kind, int m, int hidden, int d_max, int f_max)
 {
     ASSERT(kind == MOS_LAYER || kind == MOS_NEURON);
-    size_t experts = (size_t)m * (2 * (size_t)f_max * d_max + f_max + d_max);
-    size_t routers = mos_router_floats(hidden, mos_rows_max(kind, m, f_max));
-    if (kind == MOS_NEURON)
-        routers += mos_router_floats(hidden, mos_rows_max(kind, m, d_max));
-    return experts + routers;
+    ASSERT(m >= 1 && m <= MOS_MAX_EXPERTS && hidden >= 1 && d_max >= 1 && f_max >= 1);
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->m = m;
+    l->hidden = hidden;
+    l->d_max = d_max;
+    l->f_max = f_max;
+    l->fc1.out_max = l->fc2.in_max = f_max;
+    l->fc1.in_max = l->fc2.out_max = d_max;
+    MosRouter *r[2] = {&l->g1.r, &l->g2.r};
+    for (int k = 0; k < 2; k++) {
+        r[k]->in = ARCH_FEATURES;
+        r[k]->hidden = hidden;
+    }
+    l->g1.r.out_max = kind == MOS_LAYER ? m : m * f_max;
+    l->g2.r.out_max = kind == MOS_LAYER ? 0 : m * d_max;
+}
+
+int mos_ffn_tensors(MosKind kind, int m, int hidden, int d_max, int f_max,
+                    MosTensorSpec out[MOS_MAX_TENSORS])
+{
+    MosFfn l;
+    mos_ffn_dims(&l, kind, m, hidden, d_max, f_max);
+    MosWalk w = {.spec = out};
+    mos_walk(&w, &l);
+    return w.n;
+}
+
+void mos_ffn_point(MosFfn *l, const size_t *offsets, float *params, float *grads)
+{
+    MosTensorSpec spec[MOS_MAX_TENSORS];
+    MosWalk w = {.spec = spec};
+    mos_walk(&w, l);
+    for (int k = 0; k < w.n; k++) {
+        *w.p[k] = params + offsets[k];
+        *w.g[k] = grads ? grads + offsets[k] : NULL;
+    }
 }
 
 /* Router state: h, dh (hidden each), alpha, s, dz (rows_max * m each). */
@@ -53,59 +125,27 @@ static float *mos_take(float **p, size_t n)
     return t;
 }
 
-static void mos_linear_bind(MosLinear *e, int m, int out_max, int in_max, float **p, float **g)
+static void mos_gate_carve(MosGate *gt, int rows_max, int m, float **sc)
 {
-    size_t nw = (size_t)m * out_max * in_max, nb = (size_t)m * out_max;
-    e->out_max = out_max;
-    e->in_max = in_max;
-    e->w = mos_take(p, nw);
-    e->b = mos_take(p, nb);
-    e->dw = mos_take(g, nw);
-    e->db = mos_take(g, nb);
-}
-
-static void mos_gate_bind(MosGate *gt, int hidden, int out_max, int rows_max, int m,
-                          float **p, float **g, float **sc)
-{
-    MosRouter *r = &gt->r;
-    r->in = ARCH_FEATURES;
-    r->hidden = hidden;
-    r->out_max = out_max;
-    r->w1 = mos_take(p, (size_t)hidden * ARCH_FEATURES);
-    r->b1 = mos_take(p, (size_t)hidden);
-    r->w2 = mos_take(p, (size_t)out_max * hidden);
-    r->b2 = mos_take(p, (size_t)out_max);
-    r->dw1 = mos_take(g, (size_t)hidden * ARCH_FEATURES);
-    r->db1 = mos_take(g, (size_t)hidden);
-    r->dw2 = mos_take(g, (size_t)out_max * hidden);
-    r->db2 = mos_take(g, (size_t)out_max);
+    size_t hidden = (size_t)gt->r.hidden;
     gt->rows = 0;
-    gt->h = mos_take(sc, (size_t)hidden);
-    gt->dh = mos_take(sc, (size_t)hidden);
+    gt->h = mos_take(sc, hidden);
+    gt->dh = mos_take(sc, hidden);
     gt->alpha = mos_take(sc, (size_t)rows_max * m);
     gt->s = mos_take(sc, (size_t)rows_max * m);
     gt->dz = mos_take(sc, (size_t)rows_max * m);
 }
 
-void mos_ffn_bind(MosFfn *l, MosKind kind, int m, int hidden, int d_max, int f_max,
-                  float *params, float *grads, float *scratch)
+void mos_ffn_setup(MosFfn *l, MosKind kind, int m, int hidden, int d_max, int f_max,
+                   float *scratch)
 {
-    ASSERT(kind == MOS_LAYER || kind == MOS_NEURON);
-    ASSERT(m >= 1 && m <= MOS_MAX_EXPERTS && hidden >= 1 && d_max >= 1 && f_max >= 1);
-    memset(l, 0, sizeof *l);
-    l->kind = kind;
-    l->m = m;
-    l->hidden = hidden;
-    l->d_max = d_max;
-    l->f_max = f_max;
-    float *p = params, *g = grads, *sc = scratch;
-    mos_linear_bind(&l->fc1, m, f_max, d_max, &p, &g);
-    mos_linear_bind(&l->fc2, m, d_max, f_max, &p, &g);
+    mos_ffn_dims(l, kind, m, hidden, d_max, f_max);
+    float *sc = scratch;
     if (kind == MOS_LAYER) {
-        mos_gate_bind(&l->g1, hidden, m, 1, m, &p, &g, &sc);
+        mos_gate_carve(&l->g1, 1, m, &sc);
     } else {
-        mos_gate_bind(&l->g1, hidden, m * f_max, f_max, m, &p, &g, &sc);
-        mos_gate_bind(&l->g2, hidden, m * d_max, d_max, m, &p, &g, &sc);
+        mos_gate_carve(&l->g1, f_max, m, &sc);
+        mos_gate_carve(&l->g2, d_max, m, &sc);
     }
     size_t fd = (size_t)f_max * d_max;
     l->w1 = mos_take(&sc, fd);
@@ -116,7 +156,6 @@ void mos_ffn_bind(MosFfn *l, MosKind kind, int m, int hidden, int d_max, int f_m
     l->db1 = mos_take(&sc, (size_t)f_max);
     l->dw2 = mos_take(&sc, fd);
     l->db2 = mos_take(&sc, (size_t)d_max);
-    ASSERT((size_t)(p - params) == mos_ffn_param_floats(kind, m, hidden, d_max, f_max));
     ASSERT((size_t)(sc - scratch) == mos_ffn_scratch_floats(kind, m, hidden, d_max, f_max));
     memset(l->dw1, 0, (2 * fd + f_max + d_max) * sizeof(float));
 }
@@ -133,9 +172,10 @@ static void mos_linear_init(MosLinear *e, int m, Rng *r)
 {
     size_t nw = (size_t)e->out_max * e->in_max;
     float bound = sqrtf(6.0f / (float)(e->out_max + e->in_max));
-    for (int i = 0; i < m; i++)
-        mos_uniform(r, e->w + i * nw, nw, bound);
-    memset(e->b, 0, (size_t)m * e->out_max * sizeof(float));
+    for (int i = 0; i < m; i++) {
+        mos_uniform(r, e->w[i], nw, bound);
+        memset(e->b[i], 0, (size_t)e->out_max * sizeof(float));
+    }
 }
 
 static void mos_router_init(MosRouter *rt, int xavier_last, Rng *r)
@@ -250,30 +290,51 @@ void mos_softmax_backward(float *dz, const float *alpha, const float *s, int row
 
 /* ---- mixing --------------------------------------------------------------------------------- */
 
-/* w is (out, ldw), first in columns written; b (out); expert i row j at
- * e->w + i*out_max*in_max + j*in_max. */
+/* w is (out, ldw), first in columns written; b (out); expert i row j at e->w[i] + j*in_max. */
 void mos_mix_forward(float *w, float *b, int ldw, const MosLinear *e, const float *alpha,
                      int per_row, int m, int out, int in)
 {
     ASSERT(out <= e->out_max && in <= e->in_max && in <= ldw);
-    size_t stride = (size_t)e->out_max * e->in_max;
     for (int j = 0; j < out; j++) {
         const float *aj = per_row ? alpha + (size_t)j * m : alpha;
         float *wj = w + (size_t)j * ldw;
-        const float *e0 = e->w + (size_t)j * e->in_max;
-        float bj = 0.0f;
+        size_t row = (size_t)j * e->in_max;
+        const float *e0 = e->w[0] + row;
+        float bj = aj[0] * e->b[0][j];
         for (int c = 0; c < in; c++)
             wj[c] = aj[0] * e0[c];
         for (int i = 1; i < m; i++) {
-            const float *ei = e0 + i * stride;
+            const float *ei = e->w[i] + row;
             float a = aj[i];
             for (int c = 0; c < in; c++)
                 wj[c] += a * ei[c];
+            bj += a * e->b[i][j];
         }
-        for (int i = 0; i < m; i++)
-            bj += aj[i] * e->b[(size_t)i * e->out_max + j];
         b[j] = bj;
     }
+}
+
+/* de[0:n] += a * g[0:n] and returns <e[0:n], g[0:n]>, with 8 partial sums so that the
+ * compiler vectorises the reduction (the order of a float sum is otherwise fixed). */
+static float mos_axpy_dot(float *restrict de, const float *restrict e, const float *restrict g,
+                          float a, int n)
+{
+    float acc[8] = {0};
+    int c = 0;
+    for (; c + 8 <= n; c += 8) {
+        for (int k = 0; k < 8; k++) {
+            de[c + k] += a * g[c + k];
+            acc[k] += e[c + k] * g[c + k];
+        }
+    }
+    float dot = 0.0f;
+    for (; c < n; c++) {
+        de[c] += a * g[c];
+        dot += e[c] * g[c];
+    }
+    for (int k = 0; k < 8; k++)
+        dot += acc[k];
+    return dot;
 }
 
 /* W(a)[j,c] = sum_i alpha_ji E_i[j,c] and b(a)[j] = sum_i alpha_ji b_i[j] (alpha_ji = alpha_i for
@@ -287,23 +348,15 @@ void mos_mix_backward(MosLinear *e, float *s, const float *dw, const float *db, 
                       const float *alpha, int per_row, int m, int out, int in)
 {
     ASSERT(out <= e->out_max && in <= e->in_max && in <= ldw);
-    size_t stride = (size_t)e->out_max * e->in_max;
     for (int j = 0; j < out; j++) {
         const float *aj = per_row ? alpha + (size_t)j * m : alpha;
         float *sj = per_row ? s + (size_t)j * m : s;
         const float *gj = dw + (size_t)j * ldw;
+        size_t row = (size_t)j * e->in_max;
         for (int i = 0; i < m; i++) {
-            size_t off = i * stride + (size_t)j * e->in_max;
-            const float *ei = e->w + off;
-            float *dei = e->dw + off;
-            float a = aj[i], dot = 0.0f;
-            for (int c = 0; c < in; c++) {
-                dei[c] += a * gj[c];
-                dot += ei[c] * gj[c];
-            }
-            size_t bo = (size_t)i * e->out_max + j;
-            e->db[bo] += a * db[j];
-            sj[i] += dot + e->b[bo] * db[j];
+            float dot = mos_axpy_dot(e->dw[i] + row, e->w[i] + row, gj, aj[i], in);
+            e->db[i][j] += aj[i] * db[j];
+            sj[i] += dot + e->b[i][j] * db[j];
         }
     }
 }
@@ -323,6 +376,17 @@ static void mos_gate_backward(MosGate *gt, int m)
 {
     mos_softmax_backward(gt->dz, gt->alpha, gt->s, gt->rows, m);
     mos_router_backward(&gt->r, gt->dh, gt->dz, gt->h, gt->x, gt->rows * m);
+}
+
+void mos_router_input(const SearchSpace *s, const Arch *a, int const_input,
+                      float x[ARCH_FEATURES])
+{
+    if (!const_input) {
+        arch_features(s, a, x);
+        return;
+    }
+    for (int k = 0; k < ARCH_FEATURES; k++)
+        x[k] = 0.5f;
 }
 
 void mos_ffn_mix(MosFfn *l, const float x[ARCH_FEATURES], int d, int f)
@@ -372,10 +436,17 @@ void mos_ffn_flush(MosFfn *l)
     mos_gate_backward(&l->g1, m);
     if (nr)
         mos_gate_backward(&l->g2, m);
-    memset(l->dw1, 0, (size_t)f * d * sizeof(float));
-    memset(l->db1, 0, (size_t)f * sizeof(float));
-    memset(l->dw2, 0, (size_t)d * f * sizeof(float));
-    memset(l->db2, 0, (size_t)d * sizeof(float));
+    mos_ffn_discard(l);
+}
+
+void mos_ffn_discard(MosFfn *l)
+{
+    if (!l->pending)
+        return;
+    memset(l->dw1, 0, (size_t)l->f * l->d * sizeof(float));
+    memset(l->db1, 0, (size_t)l->f * sizeof(float));
+    memset(l->dw2, 0, (size_t)l->d * l->f * sizeof(float));
+    memset(l->db2, 0, (size_t)l->d * sizeof(float));
     l->pending = 0;
 }
 

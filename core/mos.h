@@ -14,15 +14,15 @@
 #include "config.h"
 #include "rng.h"
 
-#define MOS_MAX_EXPERTS 8
+#define MOS_MAX_EXPERTS 16  /* = the config table's mos-experts range */
 #define MOS_GATE_BINS   10
 
-/* One FFN linear's experts: expert i's weight is (out_max, in_max) row-major at
- * w + i*out_max*in_max (ld = in_max), its bias b + i*out_max. Gradients dw, db alike. */
+/* One FFN linear's experts: expert i's weight w[i] is (out_max, in_max) row-major
+ * (ld = in_max), its bias b[i] (out_max). Gradients dw[i], db[i] alike. */
 typedef struct MosLinear {
     int out_max, in_max;
-    float *w, *b;
-    float *dw, *db;
+    float *w[MOS_MAX_EXPERTS], *b[MOS_MAX_EXPERTS];
+    float *dw[MOS_MAX_EXPERTS], *db[MOS_MAX_EXPERTS];
 } MosLinear;
 
 /* Router MLP: x (in) -> h = ReLU(w1 x + b1) (hidden) -> z = w2[0:rows] h + b2[0:rows].
@@ -73,19 +73,36 @@ typedef struct MosGates {
     MosGateSummary fc1, fc2;        /* layer-wise: identical */
 } MosGates;
 
-/* ---- sizes and binding ---------------------------------------------------------------------- */
+/* ---- parameter table, sizes and binding ---------------------------------------------------- */
 
-/* Floats of parameters (experts + routers) of one layer; the gradient block has the same size.
+#define MOS_MAX_TENSORS (4 * MOS_MAX_EXPERTS + 8)
+
+/* One parameter tensor of a MoS layer: name relative to the layer (e.g. "fc1.experts.1.weight",
+ * "router.0.weight", neuron-wise "fc2_router.2.bias"), ndim 1 (d0) or 2 (d0, d1) row-major. */
+typedef struct MosTensorSpec {
+    char name[40];
+    int ndim, d0, d1;
+} MosTensorSpec;
+
+/* Fills out[] with the layer's tensors in binding order and returns their number: per expert
+ * fc1 weight (f_max, d_max) and bias, fc2 weight (d_max, f_max) and bias; then the router(s)
+ * (layer-wise "router", neuron-wise "fc1_router" and "fc2_router"), each ".0" (hidden, 10) +
+ * bias and ".2" (rows, hidden) + bias as PyTorch's Sequential(Linear, ReLU, Linear) names them.
  * kind MOS_NONE is not handled here (the plain supernet owns its FFN weights). */
-size_t mos_ffn_param_floats(MosKind kind, int m, int hidden, int d_max, int f_max);
+int mos_ffn_tensors(MosKind kind, int m, int hidden, int d_max, int f_max,
+                    MosTensorSpec out[MOS_MAX_TENSORS]);
+
 /* Floats of per-layer scratch (mixed weights, their gradients, router state). */
 size_t mos_ffn_scratch_floats(MosKind kind, int m, int hidden, int d_max, int f_max);
 
-/* Cuts params, grads (each mos_ffn_param_floats long) and scratch into the layer's tensors.
- * Layout of params: fc1 experts w, b; fc2 experts w, b; router 1 w1, b1, w2, b2; router 2
- * (neuron-wise only). Clears the cache state; zeroes the dW scratch. */
-void mos_ffn_bind(MosFfn *l, MosKind kind, int m, int hidden, int d_max, int f_max,
-                  float *params, float *grads, float *scratch);
+/* Sets the dims and cuts scratch (mos_ffn_scratch_floats long) into the mixed weights, their
+ * gradient accumulators (zeroed) and the router state; nothing is mixed or pending. */
+void mos_ffn_setup(MosFfn *l, MosKind kind, int m, int hidden, int d_max, int f_max,
+                   float *scratch);
+
+/* Points the experts and routers at params + offsets[k] and grads + offsets[k] for the tensors
+ * of mos_ffn_tensors in order (grads may be NULL: no backward). */
+void mos_ffn_point(MosFfn *l, const size_t *offsets, float *params, float *grads);
 
 /* Reference init: experts independent xavier-uniform (gain 1) over the full max shape, zero bias;
  * router first layer PyTorch nn.Linear default (kaiming-uniform a=sqrt(5): U(+-1/sqrt(in)),
@@ -94,6 +111,11 @@ void mos_ffn_bind(MosFfn *l, MosKind kind, int m, int hidden, int d_max, int f_m
 void mos_ffn_init(MosFfn *l, Rng *r);
 
 /* ---- per update ----------------------------------------------------------------------------- */
+
+/* Router input for arch a: HAT's 10 normalised features (arch_features), or 0.5 everywhere
+ * when const_input (the ablation in which the router cannot see the architecture). */
+void mos_router_input(const SearchSpace *s, const Arch *a, int const_input,
+                      float x[ARCH_FEATURES]);
 
 /* Makes l->w1, b1, w2, b2 hold W(a) for router input x and slice (d, f) (d <= d_max, f <= f_max).
  * Reuses them when the key is unchanged since the last call and the parameters have not changed;
@@ -110,12 +132,24 @@ void mos_ffn_grad_slots(MosFfn *l, float **dw1, float **db1, float **dw2, float 
  * optimizer reads the gradients. */
 void mos_ffn_flush(MosFfn *l);
 
+/* Drops the pending dL/dW(a) without pushing it (the caller zeroed the gradients). */
+void mos_ffn_discard(MosFfn *l);
+
 /* After the parameters changed (optimizer step, load): forget W(a). Pending gradient must have
  * been flushed (asserted). */
 void mos_ffn_invalidate(MosFfn *l);
 
 /* Gate summary of the current key (after mos_ffn_mix). */
 void mos_ffn_gates(const MosFfn *l, MosGates *out);
+
+/* ---- whole supernet (core/supernet_mos.c) ------------------------------------------------- */
+
+typedef struct Supernet Supernet;
+
+/* Gate summaries of arch a's active layers for the dashboard: out[0 .. enc_layers) are the
+ * encoder layers, then the decoder layers; returns the number written, or -1 when the supernet
+ * has mos none. out holds at least 2 * ARCH_MAX_LAYERS entries. */
+int mos_gates(Supernet *s, const Arch *a, MosGates *out);
 
 /* ---- kernels (exported for the tests) ------------------------------------------------------- */
 

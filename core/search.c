@@ -587,3 +587,26 @@ int search_front(const Search *s, int *idx, int max)
     free(f);
     return n;
 }
+
+int search_run(Search *s, const char *dir, SearchEventFn fn, void *ctx, MosErr *err)
+{
+    int *front = malloc((size_t)s->pop_cap * sizeof *front);
+    ASSERT(front);
+    int rc = 0;
+    while (!search_finished(s) && rc == 0) {
+        int before = s->evaluations;
+        if (search_step(s, err) < 0) {
+            rc = -1;
+            break;
+        }
+        SearchEvent e = { s->generation, s->cfg.iterations, s->narchive,
+                          s->evaluations - before, search_best(s), 0, front, s->target_ms };
+        e.nfront = search_front(s, front, s->pop_cap);
+        if (fn && fn(ctx, s, &e))
+            rc = 1;
+        if (dir && search_save(s, dir, err))
+            rc = -1;
+    }
+    free(front);
+    return rc;
+}

@@ -100,6 +100,26 @@ void search_done(Search *s);
 int search_step(Search *s, MosErr *err);
 int search_finished(const Search *s);
 
+/* What a caller learns after each generation (the worker publishes it as search/front). */
+typedef struct SearchEvent {
+    int generation;       /* generations completed (0: the initial population) */
+    int iterations;       /* configured total */
+    int evaluated;        /* archive size */
+    int new_evaluations;  /* fitness calls in this generation */
+    int best;             /* archive index of the best member under the target, or -1 */
+    int nfront;
+    const int *front;     /* archive indices of the current front, by latency */
+    double target_ms;
+} SearchEvent;
+
+/* Called after each generation; may call search_set_target. Nonzero stops the run (the state,
+ * saved right after the call, resumes later). */
+typedef int (*SearchEventFn)(void *ctx, Search *s, const SearchEvent *e);
+
+/* Runs generations until the configured iterations are done, calling fn after each and saving
+ * to dir (NULL: no files) after each. Returns 0 when finished, 1 when fn asked to stop, -1. */
+int search_run(Search *s, const char *dir, SearchEventFn fn, void *ctx, MosErr *err);
+
 /* Changes the latency target between generations: population members over it are replaced by
  * fresh random candidates under it, and the change is recorded. */
 int search_set_target(Search *s, double target_ms, MosErr *err);

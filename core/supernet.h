@@ -49,6 +49,10 @@ void supernet_destroy(Supernet **s);
 const ModelConfig *supernet_config(const Supernet *s);
 int    supernet_max_tokens(const Supernet *s);
 size_t supernet_nparams(const Supernet *s);
+/* MoS caches the mixed FFN weights W(a) and defers pushing their gradient to the experts and
+ * routers. So: supernet_params counts as "the parameters may change now" (supernet_params_changed),
+ * supernet_grads flushes (supernet_flush_grads) — take these pointers after the steps, not
+ * before. With mos none both are plain accessors. */
 float *supernet_params(Supernet *s);
 float *supernet_grads(Supernet *s);
 float *supernet_adam_m(Supernet *s);
@@ -57,7 +61,28 @@ int supernet_ntensors(const Supernet *s);
 const NamedTensor *supernet_tensor(const Supernet *s, int i);
 /* Index of the tensor called name, or -1. */
 int supernet_find_tensor(const Supernet *s, const char *name);
+/* The sinusoidal position tables, not parameters: the encoder's (decoder = 0) or decoder's
+ * (rows, cols) table, rows = pad_id + 2 + max_positions, cols = the stack's max embed dim; a
+ * subnet reads the first d columns. Writable so that a standalone extracted model
+ * (core/modelfile.h), whose max dims are its own, can hold the sliced tables of the supernet it
+ * came from. */
+float *supernet_positions(Supernet *s, int decoder, int *rows, int *cols);
 void supernet_zero_grads(Supernet *s);
+
+/* ---- MoS (core/supernet_mos.c) ----------------------------------------------------------- */
+
+/* Pushes the accumulated gradient of the mixed FFN weights into the expert and router gradients
+ * (call before reading the gradient block through a pointer taken earlier). */
+void supernet_flush_grads(Supernet *s);
+/* The parameters were changed through a pointer taken earlier (optimizer, load, finite
+ * differences): flushes, then forgets the cached W(a) so the next step mixes afresh. */
+void supernet_params_changed(Supernet *s);
+
+/* Writes subnet a of src (any mos kind) into dst, a supernet with mos none whose space has the
+ * same maxima, vocabulary and model options: every tensor dst shares by name with src is copied,
+ * each FFN gets W(a), b(a) in its slice (zero elsewhere). dst's outputs for a then equal src's
+ * (dst is only meaningful for a). -1 with err when the two do not match. */
+int supernet_collapse(Supernet *src, const Arch *a, Supernet *dst, MosErr *err);
 
 /* One batch through subnet a (a must be valid for the config's space; b->B·Ts and b->B·Tt at
  * most max_tokens, Ts and Tt at most max_positions). train = 1: dropout from rng (required
@@ -88,6 +113,17 @@ typedef struct DecodeOpts {
  * internal workspace on the first use of a larger beam or length (allocation only then). */
 int supernet_decode(Supernet *s, const Arch *a, const int *src, int src_len,
                     const DecodeOpts *o, int *out, int max_out);
+
+/* Latency measurement (HAT's protocol, core/latency.c). supernet_latency_encode runs the encoder
+ * of subnet a on one source (ids without eos; the model appends it) and reserves the decoding
+ * workspace for beam and steps; returns the encoded length Ts or -1 when the workspace cannot be
+ * allocated. supernet_latency_decode then runs exactly `steps` incremental decoder steps for
+ * `beam` hypotheses (the cross-attention keys/values first, as fairseq's first step does; each
+ * step the beam bookkeeping of a real search, never stopping at eos). Nothing is returned: only
+ * the time counts. */
+int  supernet_latency_encode(Supernet *s, const Arch *a, const int *src, int src_len, int beam,
+                             int steps);
+void supernet_latency_decode(Supernet *s, const Arch *a, int Ts, int beam, int steps);
 
 /* Scoring: runs the full forward of subnet a on b (no dropout) and writes the log-probabilities
  * of the token after position t of every row, out (b->B, vocab). */

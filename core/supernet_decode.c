@@ -332,3 +332,63 @@ void supernet_logprobs(Supernet *s, const Arch *a, const Batch *b, int t, float 
                        s->params + s->embed, s->Dm, NULL, 1, dd, s->V);
     log_softmax_rows(out, b->B, s->V);
 }
+
+/* ---- latency measurement (HAT's protocol, core/latency.c) ---------------------------------- */
+
+int supernet_latency_encode(Supernet *s, const Arch *a, const int *src, int src_len, int beam,
+                            int steps)
+{
+    int K = beam < 1 ? 1 : beam > DECODE_MAX_BEAM ? DECODE_MAX_BEAM : beam;
+    src_len = src_len < s->tmax - 1 ? src_len : s->tmax - 1;
+    src_len = src_len > 0 ? src_len : 0;
+    steps = steps < s->cfg.max_positions - 1 ? steps : s->cfg.max_positions - 1;
+    int Ts = src_len + 1;
+    if (dws_reserve(s, K, steps + 1, Ts) < 0)
+        return -1;
+    DecodeWs *w = &s->dws;
+    memcpy(w->src, src, (size_t)src_len * sizeof(int));
+    w->src[src_len] = s->cfg.eos_id;
+    supernet_carve(s, &s->acts, s->act, s->mask, NULL, 1, Ts, 1, a, 0);
+    build_views(s, a);
+    supernet_encoder_forward(s, a, w->src, NULL, 0);
+    return Ts;
+}
+
+/* Beam search's work without its end: every step keeps the K best non-eos continuations, so
+ * exactly `steps` steps run whatever the weights predict. */
+void supernet_latency_decode(Supernet *s, const Arch *a, int Ts, int beam, int steps)
+{
+    DecodeWs *w = &s->dws;
+    const ModelConfig *c = &s->cfg;
+    int K = beam < 1 ? 1 : beam > DECODE_MAX_BEAM ? DECODE_MAX_BEAM : beam;
+    int from[DECODE_MAX_BEAM], last[DECODE_MAX_BEAM];
+    steps = steps < w->cap ? steps : w->cap - 1;
+    ASSERT(K <= w->beam && Ts <= w->src_cap);
+    for (int l = 0; l < a->dec_layers; l++) {
+        const DecView *v = &s->acts.dv[l];
+        const float *kv = supernet_cross_input(s, s->acts.encout, s->acts.encf, v->nblk);
+        linear_forward(w->ckv[l], kv, v->ekv.w, v->ekv.ldw, v->ekv.b, v->nblk * Ts, v->de,
+                       2 * s->Q);
+    }
+    for (int k = 0; k < K; k++) {
+        w->score[k] = 0.0f;
+        last[k] = c->bos_id;
+    }
+    for (int t = 0; t < steps; t++) {
+        decoder_step(s, a, last, K, t, Ts);
+        int n = top_candidates(w, K, 2 * K, s->V, c->pad_id, c->bos_id, c->eos_id, 0, 0);
+        int next = 0;
+        for (int i = 0; i < n && next < K; i++) {
+            if (w->cand_v[i] == c->eos_id)
+                continue;
+            from[next] = w->cand_k[i];
+            last[next] = w->cand_v[i];
+            w->score[next] = w->cand_s[i];
+            next++;
+        }
+        ASSERT(next == K);   /* 2K candidates hold at most K eos (one per hypothesis) */
+        reorder(s, from, K, t, a->dec_layers);
+        for (int k = 0; k < K; k++)
+            w->tok[(size_t)k * w->cap + t] = last[k];
+    }
+}

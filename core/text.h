@@ -1,7 +1,8 @@
 /* Small text utilities for corpus preparation: UTF-8 validation, whitespace collapsing, word
  * counting, a stable 64-bit string hash, and reading a whole file. All but text_read_file are
- * pure functions on byte ranges with no locale and no allocation. "Whitespace" means ASCII space, tab, newline, carriage return, vertical tab and
- * form feed; other Unicode spaces are ordinary characters. */
+ * pure functions on byte ranges with no locale and no allocation. "Whitespace" means ASCII
+ * space, tab, newline, carriage return, vertical tab and form feed; other Unicode spaces are
+ * ordinary characters. */
 #ifndef MOS_TEXT_H
 #define MOS_TEXT_H
 

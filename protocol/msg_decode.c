@@ -282,6 +282,8 @@ static int unpack_map(const void *buf, size_t n, msgpack_unpacked *u, const char
     return 0;
 }
 
+/* 0 when `v` is a version this code reads; -1 when missing or not an integer; -2 when it is
+ * a version this code does not know. */
 static int check_version(const msgpack_object *map, const char *what, ProtoErr *e)
 {
     const msgpack_object *v = map_get(map, "v");
@@ -294,9 +296,9 @@ static int check_version(const msgpack_object *map, const char *what, ProtoErr *
         return -1;
     if (ver > PROTO_VERSION)
         return proto_err(e, "%s: protocol version %lld is newer than this mos (%d): upgrade",
-                         what, (long long)ver, PROTO_VERSION);
+                         what, (long long)ver, PROTO_VERSION), -2;
     if (ver < 1)
-        return proto_err(e, "%s: bad protocol version %lld", what, (long long)ver);
+        return proto_err(e, "%s: bad protocol version %lld", what, (long long)ver), -2;
     return 0;
 }
 
@@ -375,8 +377,9 @@ static ProtoCode cmd_decode_map(const msgpack_object *top, Cmd *c, ProtoErr *e)
     int64_t idv = -1;
     if (id && get_i64(id, &idv, &p, NULL) == 0)
         c->args.id = idv;                      /* known early so that errors can echo it */
-    if (check_version(top, "cmd", e) < 0)
-        return PROTO_E_VERSION;
+    int vrc = check_version(top, "cmd", e);
+    if (vrc < 0)
+        return vrc == -2 ? PROTO_E_VERSION : PROTO_E_BAD_REQUEST;
     const msgpack_object *name = map_get(top, "cmd");
     if (!name)
         return proto_err(e, "cmd: missing required key 'cmd'"), PROTO_E_BAD_REQUEST;

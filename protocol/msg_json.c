@@ -83,3 +83,8 @@ char *msg_reply_json(const MsgReply *r)
         json_object_set_new(o, "v", json_integer(PROTO_VERSION));
     return json_take(o);
 }
+
+char *msg_rec_json(const RecDesc *d, const void *rec)
+{
+    return json_take(json_rec(d, rec));
+}

@@ -111,7 +111,8 @@ int wire_curve_keygen(const char *secret_path, const char *public_path, ProtoErr
  * public key must match the secret). server_key is left as it was. */
 int wire_curve_load(const char *secret_path, WireCurve *c, ProtoErr *e);
 
-/* Reads the first key of a public key file ("<z85>[ comment]" lines, # comments). */
+/* Reads the first key of a public key file: lines "<z85 key>[ comment]"; other lines (e.g.
+ * "# text") are comments. The ZAP allow-list file has the same format. */
 int wire_curve_read_public(const char *path, char out[WIRE_KEY_LEN + 1], ProtoErr *e);
 
 /* A ZAP handler (RFC 27) on inproc://zeromq.zap.01 in ctx: a CURVE client is accepted only if

@@ -56,7 +56,8 @@ int wire_curve_keygen(const char *secret_path, const char *public_path, ProtoErr
     return write_new(public_path, text, 0644, e);
 }
 
-/* Reads "name = value" from a secret key file. */
+/* Reads "name = value" from a secret key file. Z85 keys may contain '=', ' ' is the only
+ * separator allowed around the '='. */
 static int kv_get(const char *text, const char *name, char out[WIRE_KEY_LEN + 1])
 {
     size_t nl = strlen(name);
@@ -64,7 +65,11 @@ static int kv_get(const char *text, const char *name, char out[WIRE_KEY_LEN + 1]
         if (strncmp(p, name, nl) != 0)
             continue;
         const char *v = p + nl;
-        while (*v == ' ' || *v == '=')
+        while (*v == ' ')
+            v++;
+        if (*v++ != '=')
+            return -1;
+        while (*v == ' ')
             v++;
         size_t n = strcspn(v, " \t\r\n");
         if (!z85_key_ok(v, n))
@@ -106,7 +111,9 @@ int wire_curve_load(const char *secret_path, WireCurve *c, ProtoErr *e)
     return 0;
 }
 
-/* First Z85 key of a line-oriented key file at or after *pos; 1 found, 0 at the end. */
+/* First Z85 key of a line-oriented key file at or after *pos; 1 found, 0 at the end. A line
+ * whose first word is a 40-character Z85 key lists that key (the rest is a comment); any other
+ * line is a comment. ('#' is a Z85 digit, so write comments as "# text", with a space.) */
 static int next_key(const char *text, size_t *pos, char out[WIRE_KEY_LEN + 1])
 {
     while (text[*pos]) {
@@ -115,8 +122,8 @@ static int next_key(const char *text, size_t *pos, char out[WIRE_KEY_LEN + 1])
         *pos += len + (line[len] == '\n');
         while (len && (*line == ' ' || *line == '\t'))
             line++, len--;
-        size_t n = strcspn(line, " \t\r\n#");
-        if (n > len || line[0] == '#' || !z85_key_ok(line, n))
+        size_t n = strcspn(line, " \t\r\n");
+        if (n > len || !z85_key_ok(line, n))
             continue;
         memcpy(out, line, WIRE_KEY_LEN);
         out[WIRE_KEY_LEN] = '\0';

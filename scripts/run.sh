@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh build
-exec build/worker/mos prepare "$@"
+exec build/worker/mos run "$@"

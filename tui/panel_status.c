@@ -24,11 +24,13 @@ static int status_workers(Rect in, const Store *s, const View *v)
     int y = in.y;
     for (int i = 0; i < s->nworkers && y < in.y + in.h; i++, y++) {
         const StoreWorker *w = &s->w[i];
-        int stale = store_stale(w, v->now);
+        int stale = !w->replay && store_stale(w, v->now);
         const char *state = w->has_status ? w->status.state : "waiting";
         int role = i == v->worker ? ROLE_SELECTED_FG : stale ? ROLE_WARN : ROLE_MAIN_FG;
         char age[32];
-        if (w->last_rx < 0)
+        if (w->replay)
+            snprintf(age, sizeof age, "replay");
+        else if (w->last_rx < 0)
             snprintf(age, sizeof age, "never heard");
         else
             snprintf(age, sizeof age, "%s %.0fs", stale ? "STALE" : "hb", store_age(w, v->now));
@@ -62,8 +64,12 @@ static int status_progress(int y, Rect in, const StoreWorker *w)
         y++;
     }
     if (st->has_lr || st->has_tok_per_s) {
-        snprintf(b, sizeof b, "%.3g    tok/s %.0f", st->has_lr ? st->lr : NAN,
-                 st->has_tok_per_s ? st->tok_per_s : NAN);
+        char lr[32] = "-", tok[48] = "";
+        if (st->has_lr)
+            snprintf(lr, sizeof lr, "%.3g", st->lr);
+        if (st->has_tok_per_s)
+            snprintf(tok, sizeof tok, "    tok/s %.0f", st->tok_per_s);
+        snprintf(b, sizeof b, "%s%s", lr, tok);
         y = line(y, in, ROLE_MAIN_FG, "lr", b);
     }
     if (st->has_eta_s) {
@@ -116,7 +122,7 @@ void panel_status_draw(Rect r, const Store *s, const View *v)
     }
     const MsgStatus *st = &w->status;
     char b[256];
-    int stale = store_stale(w, v->now);
+    int stale = !w->replay && store_stale(w, v->now);
     snprintf(b, sizeof b, "%s (%s)%s%s", st->phase, st->state, st->paused ? "  PAUSED" : "",
              stale ? "  STALE" : "");
     int y = line(rest.y, rest, st->paused || stale ? ROLE_WARN

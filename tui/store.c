@@ -400,6 +400,8 @@ void store_apply_snapshot(Store *s, int conn, const MsgSnapshot *snap, double no
         return;
     StoreWorker *w = &s->w[conn];
     w->last_rx = now;
+    if (snap->worker[0])
+        copy_str(w->id, sizeof w->id, snap->worker);
     for (uint32_t i = 0; i < snap->series_n && i < PROTO_SERIES_MAX; i++)
         series_merge(s, w, &snap->series[i]);
     ema_rebuild(s, w);

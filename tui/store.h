@@ -53,6 +53,7 @@ typedef enum StoreSync {
 typedef struct StoreWorker {
     int used;
     char endpoint[128];                  /* where the app connected, or the replayed file */
+    int replay;                          /* a replayed log: heartbeat ages do not apply */
     char id[PROTO_NAME_MAX + 1];         /* header.worker of the last message */
     double last_rx;                      /* app clock (s) of the last message from it */
     StoreSync sync;

@@ -67,25 +67,22 @@ Rect widget_box(Rect r, const char *title, int focused)
 {
     int role = focused ? ROLE_BOX_FOCUS : ROLE_BOX;
     attrset(crt_attr(role) | (focused ? A_BOLD : 0));
-    if (crt_utf8()) {
-        mvhline(r.y, r.x + 1, ACS_HLINE, r.w - 2);
-        mvhline(r.y + r.h - 1, r.x + 1, ACS_HLINE, r.w - 2);
-        mvvline(r.y + 1, r.x, ACS_VLINE, r.h - 2);
-        mvvline(r.y + 1, r.x + r.w - 1, ACS_VLINE, r.h - 2);
-        mvaddch(r.y, r.x, ACS_ULCORNER);
-        mvaddch(r.y, r.x + r.w - 1, ACS_URCORNER);
-        mvaddch(r.y + r.h - 1, r.x, ACS_LLCORNER);
-        mvaddch(r.y + r.h - 1, r.x + r.w - 1, ACS_LRCORNER);
-    } else {
-        mvhline(r.y, r.x, '-', r.w);
-        mvhline(r.y + r.h - 1, r.x, '-', r.w);
-        mvvline(r.y + 1, r.x, '|', r.h - 2);
-        mvvline(r.y + 1, r.x + r.w - 1, '|', r.h - 2);
-        mvaddch(r.y, r.x, '+');
-        mvaddch(r.y, r.x + r.w - 1, '+');
-        mvaddch(r.y + r.h - 1, r.x, '+');
-        mvaddch(r.y + r.h - 1, r.x + r.w - 1, '+');
+    /* Unicode box drawing on UTF-8 terminals (ACS breaks on PuTTY and some tmux setups),
+     * plain ASCII otherwise. */
+    int u = crt_utf8();
+    const char *h = u ? "\u2500" : "-", *vb = u ? "\u2502" : "|";
+    for (int x = r.x + 1; x < r.x + r.w - 1; x++) {
+        mvaddstr(r.y, x, h);
+        mvaddstr(r.y + r.h - 1, x, h);
     }
+    for (int y = r.y + 1; y < r.y + r.h - 1; y++) {
+        mvaddstr(y, r.x, vb);
+        mvaddstr(y, r.x + r.w - 1, vb);
+    }
+    mvaddstr(r.y, r.x, u ? "\u250c" : "+");
+    mvaddstr(r.y, r.x + r.w - 1, u ? "\u2510" : "+");
+    mvaddstr(r.y + r.h - 1, r.x, u ? "\u2514" : "+");
+    mvaddstr(r.y + r.h - 1, r.x + r.w - 1, u ? "\u2518" : "+");
     attrset(A_NORMAL);
     if (title && r.w > 6) {
         mvaddch(r.y, r.x + 1, ' ');

@@ -179,14 +179,28 @@ static int on_status(Follow *f, const MsgStatus *s, const Msg *m)
     return -1;
 }
 
+/* After the worker process is gone: the exit code its last known state implies (3: it was gone
+ * before anything was heard from it). */
+static int gone(const Follow *f, MosErr *err)
+{
+    if (!f->state[0])
+        return 3;
+    if (strcmp(f->state, "done") == 0)
+        return 0;
+    err_set(err, "the worker exited (last state: %s); see its worker.log", f->state);
+    return 1;
+}
+
 static int follow_loop(Client *c, const Target *t, Follow *f, MosErr *err)
 {
-    double start = mono_s(), stale_since = 0;
+    double start = mono_s();
     ProtoErr pe;
     while (!interrupted) {
         ClientEv ev;
-        if (client_poll(c, 250, &ev, &pe) < 0)
-            return err_set(err, "%s", pe.msg), 1;
+        if (client_poll(c, 250, &ev, &pe) < 0) {
+            err_set(err, "%s", pe.msg);
+            return 1;
+        }
         int rc = -1;
         if (ev == CLIENT_EV_SNAPSHOT) {
             const MsgReply *r = client_reply(c);
@@ -201,17 +215,13 @@ static int follow_loop(Client *c, const Target *t, Follow *f, MosErr *err)
                 rc = on_status(f, &m->u.status, m);
             else
                 print_msg(m, f->o->jsonl);
+        } else if (t->run_dir && (!client_synced(c) || client_stale(c)) &&
+                   !detach_worker_running(t->run_dir, NULL)) {
+            return gone(f, err);
         } else if (!client_synced(c) && mono_s() - start > f->o->timeout_s) {
-            return err_set(err, "no answer from the worker at %s within %.0f s (is it running?)",
-                           t->ep.ctl, f->o->timeout_s), 1;
-        } else if (client_synced(c) && client_stale(c)) {
-            if (stale_since == 0)
-                stale_since = mono_s();
-            if (t->run_dir && !detach_worker_running(t->run_dir, NULL))
-                return err_set(err, "the worker exited without a final status (see %s/"
-                               "worker.log)", t->run_dir), 1;
-        } else {
-            stale_since = 0;
+            err_set(err, "no answer from the worker at %s within %.0f s (is it running?)",
+                    t->ep.ctl, f->o->timeout_s);
+            return 1;
         }
         if (rc >= 0)
             return rc;

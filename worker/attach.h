@@ -19,7 +19,7 @@ typedef struct Target {
 #define ATTACH_OPTS \
     { "run-dir", OPT_STR, "runs/default", "DIR", "the worker's run directory" }, \
     { "connect", OPT_STR, NULL, "ENDPOINT", "PUB endpoint (tcp://H:P: commands on P+1), or PUB,CTL" }, \
-    { "key", OPT_STR, NULL, "FILE", "CURVE: this client's secret key file (mos keygen format)" }, \
+    { "key", OPT_STR, NULL, "FILE", "CURVE: this client's secret key file (from mos keygen)" }, \
     { "server-key", OPT_STR, NULL, "Z85", "CURVE: the worker's public key (default: endpoints.json)" }, \
     { "timeout", OPT_FLOAT, "5", "S", "seconds to wait for the worker" }
 
@@ -35,7 +35,7 @@ typedef struct FollowOpts {
 
 /* Follows the worker until its job ends: prints the snapshot summary, then every update, and
  * returns 0 when the job finished (done), 1 when it failed or the worker went away, 2 on
- * interrupt (SIGINT). */
+ * interrupt (SIGINT), 3 when the worker was already gone (e.g. exiting) before it answered. */
 int attach_follow(const Target *t, const FollowOpts *o, MosErr *err);
 
 /* Prints every record of run_dir/events.msgpack (a finished run). Returns 0, or -1 with err. */

@@ -49,6 +49,11 @@ static int follow(const char *dir, double timeout_s)
     }
     FollowOpts o = { .jsonl = 0, .timeout_s = timeout_s };
     int rc = attach_follow(&t, &o, &err);
+    if (rc == 3) {
+        fprintf(stderr, "mos run: the worker exited before it answered; see %s/worker.log\n",
+                dir);
+        return 1;
+    }
     if (rc == 1 && err.msg[0])
         fprintf(stderr, "mos run: %s\n", err.msg);
     if (rc == 2)
@@ -69,7 +74,8 @@ static int run_run(const Args *a)
     }
     if (isatty(STDOUT_FILENO) && !args_flag(a, "no-dash")) {
         char *argv[] = { "mos-dash", "--run-dir", (char *)dir, NULL };
-        return dash_exec(argv);
+        dash_exec(argv);   /* returns only when mos-dash cannot run: follow with lines */
+        fprintf(stderr, "mos run: showing progress lines instead of the dashboard\n");
     }
     printf("mos run: worker pid %ld in %s (events in %s/events.msgpack, log in %s/worker.log)\n",
            pid, dir, dir, dir);

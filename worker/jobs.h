@@ -6,6 +6,16 @@
 
 #include "pipeline.h"
 
-#define JOB_STAGES
+int job_prepare_run(const JobEnv *env, MosErr *err);
+int job_prepare_done(const JobEnv *env);
+int job_latency_run(const JobEnv *env, MosErr *err);
+int job_latency_done(const JobEnv *env);
+int job_search_run(const JobEnv *env, MosErr *err);
+int job_search_done(const JobEnv *env);
+
+#define JOB_STAGES \
+    { "prepare", job_prepare_run, job_prepare_done }, \
+    { "latency", job_latency_run, job_latency_done }, \
+    { "search", job_search_run, job_search_done },
 
 #endif

@@ -6,10 +6,13 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 const PrepPackage prepare_packages[] = {
     { "gcc-12-locales", "GCC 12 compiler diagnostics (gcc, cpplib)" },
@@ -67,6 +70,8 @@ static int prep_check_opts(const PrepareOpts *o, MosErr *e)
         return err_set(e, "--vocab must be between 8 and 1000000, got %d", o->vocab);
     if (o->threads < 1 || o->threads > 256)
         return err_set(e, "--threads must be between 1 and 256, got %d", o->threads);
+    if (!(o->char_coverage > 0.0 && o->char_coverage <= 1.0))
+        return err_set(e, "--char-coverage must be in (0, 1], got %g", o->char_coverage);
     if (o->valid_size < 0 || o->test_size < 0)
         return err_set(e, "--valid-size and --test-size must not be negative");
     if (o->max_words < 1)
@@ -92,12 +97,30 @@ static void prep_fp_options(Prep *p)
     char num[64];
     snprintf(num, sizeof num, "%d", PREP_FORMAT);
     prep_fp_add(p, "format", num);
-    snprintf(num, sizeof num, "%d", o->pretokenized ? 0 : o->vocab);
-    prep_fp_add(p, "vocab", num);
+    /* spm_train's result depends on its thread count too (measured: 1 vs 2 threads give
+     * different models), so the threads are an input. */
+    snprintf(num, sizeof num, "%d %.6f %d", o->pretokenized ? 0 : o->vocab,
+             o->pretokenized ? 0.0 : o->char_coverage, o->pretokenized ? 0 : o->threads);
+    prep_fp_add(p, "vocab,char_coverage,threads", num);
     snprintf(num, sizeof num, "%d %d", o->valid_size, o->test_size);
     prep_fp_add(p, "valid,test", num);
     snprintf(num, sizeof num, "%d %d %d", o->max_words, o->clean, o->pretokenized);
     prep_fp_add(p, "max_words,clean,pretokenized", num);
+}
+
+/* Holds RUN/.prepare.lock (flock) for the life of the process, so that two `mos prepare` in
+ * the same run directory cannot build into the same scratch folder. */
+static int prep_lock(const char *abs_run, MosErr *e)
+{
+    char path[PATH_MAX];
+    int fd = open(fs_join(path, abs_run, ".prepare.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return err_set(e, "%s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return err_set(e, "another mos prepare is running in %s", abs_run);
+    }
+    return 0;       /* the descriptor stays open: the lock ends with the process */
 }
 
 /* Creates RUN and an empty RUN/.data.new; resolves paths. */
@@ -109,6 +132,8 @@ static int prep_dirs(Prep *p, MosErr *e)
     char abs[PATH_MAX];
     if (!realpath(run, abs))
         return err_set(e, "%s: %s", run, strerror(errno));
+    if (prep_lock(abs, e) < 0)
+        return -1;
     if (snprintf(p->tmp, sizeof p->tmp, "%s/.data.new", abs) >= (int)sizeof p->tmp ||
         snprintf(p->data, sizeof p->data, "%s/data", run) >= (int)sizeof p->data)
         return err_set(e, "%s: path too long", run);

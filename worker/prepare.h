@@ -21,6 +21,7 @@ typedef struct PrepareOpts {
     const char *run_dir;
     int vocab;                  /* SentencePiece vocabulary (requested; soft limit) */
     int threads;                /* spm_train --num_threads */
+    double char_coverage;       /* spm_train --character_coverage, (0, 1] */
     int valid_size, test_size;  /* pairs carved from the corpus (capped at 10% each) */
     int max_words;              /* cleaning: longer pairs are dropped */
     const char *packages;       /* comma-separated override of the default list, or NULL */

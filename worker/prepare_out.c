@@ -35,13 +35,14 @@ static int out_count_lines(const char *path, int *n, MosErr *e)
 static int out_spm(Prep *p, MosErr *e)
 {
     const PrepareOpts *o = p->o;
-    char vocab[64], threads[64], log[PATH_MAX], path[PATH_MAX];
+    char vocab[64], threads[64], cover[64], log[PATH_MAX], path[PATH_MAX];
     snprintf(vocab, sizeof vocab, "--vocab_size=%d", o->vocab);
+    snprintf(cover, sizeof cover, "--character_coverage=%.6f", o->char_coverage);
     snprintf(threads, sizeof threads, "--num_threads=%d", o->threads);
     /* Deterministic: all sentences (no sampling, no shuffling), a fixed seed. Relative names
      * with cwd = tmp, because --input is a comma-separated list. */
     char *train[] = { "spm_train", "--input=train.en,train.de", "--model_prefix=spm", vocab,
-                      "--model_type=unigram", "--character_coverage=1.0", "--pad_id=0",
+                      "--model_type=unigram", cover, "--pad_id=0",
                       "--unk_id=1", "--bos_id=2", "--eos_id=3", threads,
                       "--random_seed=" OUT_SPM_SEED, "--input_sentence_size=0",
                       "--shuffle_input_sentence=false", "--hard_vocab_limit=false", NULL };
@@ -215,7 +216,7 @@ static json_t *out_settings(const Prep *p)
                           "split_by_source_hash", 1);
     if (!o->pretokenized)
         json_object_set_new(s, "spm", json_pack("{sisssfsisi}", "vocab_requested", o->vocab,
-                            "model_type", "unigram", "character_coverage", 1.0,
+                            "model_type", "unigram", "character_coverage", o->char_coverage,
                             "num_threads", o->threads, "random_seed", atoi(OUT_SPM_SEED)));
     return s;
 }

@@ -104,6 +104,25 @@ static int src_parse_packages(Prep *p, MosErr *e)
     return p->npkgs ? 0 : err_set(e, "--packages: empty list");
 }
 
+/* "Package: x" / "Version: v" stanzas of apt-cache's output into p->versions. */
+static int src_parse_versions(Prep *p, const char *out, MosErr *e)
+{
+    FILE *f = fopen(out, "r");
+    if (!f)
+        return err_set(e, "%s: %s", out, strerror(errno));
+    p->versions = json_object();
+    char line[1024], pkg[256] = "";
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "Package: ", 9) == 0)
+            snprintf(pkg, sizeof pkg, "%.*s", (int)(sizeof pkg - 1), line + 9);
+        else if (strncmp(line, "Version: ", 9) == 0 && pkg[0])
+            json_object_set_new(p->versions, pkg, json_string(line + 9));
+    }
+    fclose(f);
+    return 0;
+}
+
 /* Candidate versions from `apt-cache show --no-all-versions`, into p->versions. */
 static int src_debian_versions(Prep *p, MosErr *e)
 {
@@ -118,21 +137,16 @@ static int src_debian_versions(Prep *p, MosErr *e)
     int rc = proc_run(argv, NULL, prep_path(p, out, "apt-cache.out"),
                       prep_path(p, log, "apt-cache.log"), e);
     free(argv);
-    if (rc < 0)
-        return -1;
-    FILE *f = fopen(out, "r");
-    if (!f)
-        return err_set(e, "%s: %s", out, strerror(errno));
-    p->versions = json_object();
-    char line[1024], pkg[256] = "";
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "Package: ", 9) == 0)
-            snprintf(pkg, sizeof pkg, "%.*s", (int)(sizeof pkg - 1), line + 9);
-        else if (strncmp(line, "Version: ", 9) == 0 && pkg[0])
-            json_object_set_new(p->versions, pkg, json_string(line + 9));
+    if (rc < 0) {
+        char why[MOS_ERR_LEN];
+        snprintf(why, sizeof why, "%s", e ? e->msg : "");
+        if (p->npkgs == 1)
+            return err_set(e, "package %s: %s (run apt-get update?)", p->pkgs[0], why);
+        return err_set(e, "packages %s and %d more: %s (run apt-get update?)", p->pkgs[0],
+                       p->npkgs - 1, why);
     }
-    fclose(f);
+    if (src_parse_versions(p, out, e) < 0)
+        return -1;
     for (int i = 0; i < p->npkgs; i++) {
         json_t *v = json_object_get(p->versions, p->pkgs[i]);
         if (!v)
@@ -178,8 +192,12 @@ static int src_debian_package(Prep *p, const char *name, const char *debs, MosEr
     snprintf(cat, sizeof cat, "pkgs/%s", name);
     prep_path(p, dir, cat);
     char *argv[] = { "dpkg-deb", "-x", deb, dir, NULL };
-    if (proc_run(argv, NULL, NULL, prep_path(p, log, "dpkg-deb.log"), e) < 0)
+    if (fs_mkdir_p(dir, e) < 0)
         return -1;
+    if (proc_run(argv, NULL, NULL, prep_path(p, log, "dpkg-deb.log"), e) < 0) {
+        err_prefix(e, "package %s", name);
+        return -1;
+    }
     fs_join(cat, dir, PREP_CATALOG_DIR);
     struct dirent **list;
     int n;
@@ -215,10 +233,16 @@ static int src_debian(Prep *p, MosErr *e)
     argv[0] = "apt-get";
     argv[1] = "download";
     memcpy(argv + 2, p->pkgs, (size_t)p->npkgs * sizeof *argv);
-    printf("mos prepare: downloading %d Debian packages (apt-get download)\n", p->npkgs);
+    printf("mos prepare: downloading %d Debian package%s (apt-get download)\n", p->npkgs,
+           p->npkgs == 1 ? "" : "s");
     fflush(stdout);
     int rc = proc_run(argv, debs, NULL, prep_path(p, log, "apt-get.log"), e);
     free(argv);
+    if (rc < 0 && e) {
+        char why[MOS_ERR_LEN];
+        snprintf(why, sizeof why, "%s", e->msg);
+        err_set(e, "%s (offline? --mo-dir or --src use local files)", why);
+    }
     for (int i = 0; rc == 0 && i < p->npkgs; i++)
         rc = src_debian_package(p, p->pkgs[i], debs, e);
     if (rc < 0)

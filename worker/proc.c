@@ -16,7 +16,8 @@
 
 extern char **environ;
 
-/* Copies the last non-empty line of a log file into out (empty when there is none). */
+/* Copies the last informative line of a log file into out (empty when there is none): not
+ * empty and not SentencePiece's closing "Program terminated with an unrecoverable error.". */
 static void proc_last_line(const char *log_path, char *out, size_t size)
 {
     out[0] = '\0';
@@ -27,7 +28,7 @@ static void proc_last_line(const char *log_path, char *out, size_t size)
     while (fgets(line, sizeof line, f)) {
         size_t n = strcspn(line, "\r\n");
         line[n] = '\0';
-        if (n > 0)
+        if (n > 0 && strncmp(line, "Program terminated", 18) != 0)
             snprintf(out, size, "%.*s", (int)(size - 1), line);
     }
     fclose(f);
@@ -39,9 +40,11 @@ int proc_run(char *const argv[], const char *cwd, const char *out_path, const ch
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : log_path,
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out_path)
+        posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    else
+        posix_spawn_file_actions_adddup2(&fa, 2, 1);
     if (cwd)
         posix_spawn_file_actions_addchdir_np(&fa, cwd);
     pid_t pid;

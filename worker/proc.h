@@ -9,8 +9,9 @@
 /* Runs argv[0] (searched on PATH) with stdin from /dev/null, stdout to out_path (or to
  * log_path when out_path is NULL) and stderr to log_path, in directory cwd (NULL: current).
  * Paths are opened before changing directory. Returns 0 when the tool exits with status 0;
- * otherwise -1 with e.g. "apt-get failed (exit 100): E: Unable to locate package foo" (the last
- * non-empty line of the log) or "spm_train not found on PATH (run scripts/setup.sh to install it)". */
+ * otherwise -1 with e.g. "apt-get failed (exit 100): E: Unable to locate package foo" (the
+ * last non-empty line of the log) or "spm_train not found on PATH (run scripts/setup.sh to
+ * install it)". */
 int proc_run(char *const argv[], const char *cwd, const char *out_path, const char *log_path,
              MosErr *e);
 

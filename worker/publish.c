@@ -174,6 +174,7 @@ void publisher_snapshot(Publisher *p, const MsgStatus *status, MsgSnapshot *snap
     static double x[HISTORY_MAX_POINTS + 1];   /* main thread only */
     static float y[HISTORY_MAX_POINTS + 1];
     snap->seq = p->seq;
+    snprintf(snap->worker, sizeof snap->worker, "%s", p->worker);
     if (status) {
         snap->status = *status;
         snap->has_status = true;

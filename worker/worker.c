@@ -76,9 +76,8 @@ __attribute__((format(printf, 3, 4))) static void wlog(Worker *w, const char *le
 static void *job_thread(void *arg)
 {
     Worker *w = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);   /* signals go to the main thread */
+    /* No signal mask here: stages fork tools (apt-get, spm_train) that inherit it. Whichever
+     * thread takes SIGINT/SIGTERM only sets a flag, which the main loop sees within POLL_MS. */
     jobctl_started(&w->job);
     w->job_rc = pipeline_run(&w->env, &w->job_err);
     if (w->job_rc < 0)
@@ -247,8 +246,8 @@ static void worker_teardown(Worker *w)
     if (w->io)
         worker_io_close(&w->io, 1);
     if (w->ctl.reply)
-        wlog(w, "info", "worker exits: %lld commands (%lld refused, %lld dropped), %lld events "
-             "published, %lld dropped by slow subscribers", w->ctl.handled, w->ctl.refused,
+        wlog(w, "info", "worker exits: %lld commands (%lld refused, %lld malformed dropped), "
+             "%lld events published (%lld send errors)", w->ctl.handled, w->ctl.refused,
              w->ctl.dropped, w->pub.published, w->pub.send_drops);
     control_done(&w->ctl);
     publisher_close(&w->pub);
@@ -277,6 +276,7 @@ int worker_main(const WorkerOpts *o, MosErr *err)
     memset(&w, 0, sizeof w);
     w.opts = o;
     w.lock_fd = -1;
+    w.pub.log.fd = -1;   /* teardown after an early setup failure must not close fd 0 */
     if (worker_setup(&w, err) < 0) {
         char msg[MOS_ERR_LEN + 8];
         snprintf(msg, sizeof msg, "error: %s", err->msg);
@@ -285,11 +285,10 @@ int worker_main(const WorkerOpts *o, MosErr *err)
         worker_teardown(&w);
         return -1;
     }
-    struct sigaction sa = { .sa_handler = on_signal };
+    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     if (pthread_create(&w.thread, NULL, job_thread, &w) != 0) {
         report_ready(o, "error: cannot start the job thread");
         worker_teardown(&w);

@@ -392,6 +392,24 @@ static void lines_validation(void **state)
     lines_done(&l);
 }
 
+static void ids_are_counted_and_checked(void **state)
+{
+    (void)state;
+    IdCounts k;
+    MosErr e = {{0}};
+    write_file(tpath("ids.en"), "5 1 7\n\n12 1 1 3\n", 16);
+    assert_int_equal(ids_count_file(tpath("ids.en"), 1, &k, &e), 0);
+    assert_int_equal(k.lines, 3);
+    assert_int_equal(k.tokens, 7);
+    assert_int_equal(k.unk, 3);
+    assert_int_equal(k.max_id, 12);
+    write_file(tpath("ids.de"), "5 6\n7 x8 9\n", 11);
+    assert_int_equal(ids_count_file(tpath("ids.de"), 1, &k, &e), -1);
+    assert_non_null(strstr(e.msg, "ids.de:2: expected a token id, got 'x8'"));
+    write_file(tpath("ids.neg"), "-4\n", 3);
+    assert_int_equal(ids_count_file(tpath("ids.neg"), 1, &k, &e), -1);
+}
+
 static void sha256_vectors(void **state)
 {
     (void)state;
@@ -489,6 +507,7 @@ int main(void)
         cmocka_unit_test(cleaning_and_dedupe),
         cmocka_unit_test(split_is_deterministic),
         cmocka_unit_test(lines_validation),
+        cmocka_unit_test(ids_are_counted_and_checked),
         cmocka_unit_test(sha256_vectors),
         cmocka_unit_test(dict_maps_tokens),
     };

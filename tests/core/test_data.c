@@ -203,7 +203,7 @@ static void detokenizes_spm_and_bpe(void **state)
     assert_int_equal(detok_load(&d, data_dir, &m, &err), -1);
     assert_non_null(strstr(err.msg, "spm.vocab: 7 entries, but manifest.json says vocab_size 8"));
     /* pre-tokenized with a BPE marker */
-    write_file("vocab.txt", "<pad>\n<unk>\n<s>\n</s>\nhel@@ 10\nlo\nwor@@\n");
+    write_file("dict.txt", "hel@@ 10\nlo 7\nwor@@ 3\n");
     snprintf(m.tokenizer, sizeof m.tokenizer, "pretokenized");
     snprintf(m.bpe_marker, sizeof m.bpe_marker, "@@");
     m.vocab_size = 7;

@@ -206,12 +206,64 @@ static void dataset_resumes_exactly(void **state)
     unlink(part);
 }
 
+static int count_rows(void *ctx, int done, int total, const Arch *a, const LatencyResult *r)
+{
+    (void)a, (void)r;
+    int *seen = ctx;
+    assert_int_equal(done, seen[0] + 1);
+    assert_int_equal(total, 80);
+    seen[0] = done;
+    return done == seen[1];   /* stop there */
+}
+
+static void job_measures_fits_and_verifies(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mos-latency-job-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    LatencyJob job = { .run_dir = dir, .archs = 60, .verify = 10, .seed = 3, .hidden = 32,
+                       .hidden_layers = 2,
+                       .fit = { .lr = 1e-3f, .batch = 16, .steps = 400, .seed = 1 } };
+    arch_space_default(&job.space);
+    latency_opts_default(&job.opts);
+    job.opts.warmup = 0;
+    job.opts.runs = 1;
+    Fake f;
+    LatencyBackend b = backend(&f);
+    LatencyJobReport rep;
+    MosErr err = {{0}};
+    int seen[2] = { 0, 65 };   /* stop inside the verify stage, then resume */
+    assert_int_equal(latency_job_run(&b, &job, count_rows, seen, &rep, &err), 1);
+    assert_int_equal(seen[0], 65);
+    seen[1] = -1;
+    if (latency_job_run(&b, &job, count_rows, seen, &rep, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(seen[0], 80);
+    assert_int_equal(rep.rows, 60);
+    assert_int_equal(rep.verify_n, 10);
+    assert_float_equal(rep.noise_mapd_pct, 0.0, 1e-9);   /* the fake is exactly repeatable */
+    assert_true(rep.verify.mapd_pct < 50.0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/latency-predictor.json", dir);
+    Predictor p;
+    assert_int_equal(predictor_load(&p, path, &err), 0);
+    predictor_done(&p);
+    /* another protocol in the same directory is refused */
+    job.opts.beam = 4;
+    assert_int_equal(latency_job_run(&b, &job, NULL, NULL, &rep, &err), -1);
+    assert_non_null(strstr(err.msg, "measured with beam 5, this run asks for 4"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(trimmed_mean_drops_both_ends),
         cmocka_unit_test(measure_follows_protocol),
         cmocka_unit_test(dataset_resumes_exactly),
+        cmocka_unit_test(job_measures_fits_and_verifies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

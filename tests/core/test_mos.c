@@ -28,7 +28,15 @@ typedef struct Fixture {
 
 static void fixture_make(Fixture *fx, MosKind kind, int m, uint64_t seed)
 {
-    fx->np = mos_ffn_param_floats(kind, m, HID, DMAX, FMAX);
+    /* Tensors packed back to back (the supernet aligns them; any offsets must work). */
+    MosTensorSpec spec[MOS_MAX_TENSORS];
+    size_t off[MOS_MAX_TENSORS];
+    int nt = mos_ffn_tensors(kind, m, HID, DMAX, FMAX, spec);
+    fx->np = 0;
+    for (int k = 0; k < nt; k++) {
+        off[k] = fx->np;
+        fx->np += (size_t)spec[k].d0 * (spec[k].ndim == 2 ? spec[k].d1 : 1);
+    }
     size_t ns = mos_ffn_scratch_floats(kind, m, HID, DMAX, FMAX);
     fx->params = calloc(fx->np, sizeof(float));
     fx->grads = calloc(fx->np, sizeof(float));
@@ -36,15 +44,18 @@ static void fixture_make(Fixture *fx, MosKind kind, int m, uint64_t seed)
     assert_non_null(fx->params);
     assert_non_null(fx->grads);
     assert_non_null(fx->scratch);
-    mos_ffn_bind(&fx->l, kind, m, HID, DMAX, FMAX, fx->params, fx->grads, fx->scratch);
+    mos_ffn_setup(&fx->l, kind, m, HID, DMAX, FMAX, fx->scratch);
+    mos_ffn_point(&fx->l, off, fx->params, fx->grads);
     Rng r;
     rng_seed(&r, seed);
     mos_ffn_init(&fx->l, &r);
     /* Non-zero biases so that their gradient paths are exercised. */
-    for (int i = 0; i < m * FMAX; i++)
-        fx->l.fc1.b[i] = 0.3f * rng_normal(&r);
-    for (int i = 0; i < m * DMAX; i++)
-        fx->l.fc2.b[i] = 0.3f * rng_normal(&r);
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < FMAX; j++)
+            fx->l.fc1.b[i][j] = 0.3f * rng_normal(&r);
+        for (int j = 0; j < DMAX; j++)
+            fx->l.fc2.b[i][j] = 0.3f * rng_normal(&r);
+    }
     for (int k = 0; k < ARCH_FEATURES; k++)
         fx->xin[k] = 0.3f + 1.2f * rng_float(&r);
     for (int i = 0; i < TOK * DMAX; i++) {
@@ -173,7 +184,7 @@ static void no_gradient_outside_slice(void **state)
         for (int j = 0; j < FMAX; j++)
             for (int c = 0; c < DMAX; c++)
                 if (j >= f || c >= d)
-                    assert_true(l->fc1.dw[(i * FMAX + j) * DMAX + c] == 0.0f);
+                    assert_true(l->fc1.dw[i][j * DMAX + c] == 0.0f);
     for (int o = m * f; o < m * FMAX; o++) {
         assert_true(l->g1.r.db2[o] == 0.0f);
         for (int k = 0; k < HID; k++)
@@ -196,12 +207,12 @@ static void one_expert_is_plain_slice(void **state)
         mos_ffn_mix(&fx.l, fx.xin, d, f);
         MosFfn *l = &fx.l;
         for (int j = 0; j < f; j++) {
-            assert_memory_equal(l->w1 + j * d, l->fc1.w + j * DMAX, d * sizeof(float));
-            assert_true(l->b1[j] == l->fc1.b[j]);
+            assert_memory_equal(l->w1 + j * d, l->fc1.w[0] + j * DMAX, d * sizeof(float));
+            assert_true(l->b1[j] == l->fc1.b[0][j]);
         }
         for (int j = 0; j < d; j++) {
-            assert_memory_equal(l->w2 + j * f, l->fc2.w + j * FMAX, f * sizeof(float));
-            assert_true(l->b2[j] == l->fc2.b[j]);
+            assert_memory_equal(l->w2 + j * f, l->fc2.w[0] + j * FMAX, f * sizeof(float));
+            assert_true(l->b2[j] == l->fc2.b[0][j]);
         }
         fixture_free(&fx);
     }
@@ -250,7 +261,7 @@ static void neuron_rows_use_router_block_j(void **state)
                 assert_true(fabsf(fx.l.g1.alpha[j * m + i] - want[i]) < 1e-7f);
             float w = 0;
             for (int i = 0; i < m; i++)
-                w += want[i] * fx.l.fc1.w[(i * FMAX + j) * DMAX + 1];
+                w += want[i] * fx.l.fc1.w[i][j * DMAX + 1];
             assert_true(fabsf(fx.l.w1[j * DMAX + 1] - w) < 1e-6f);
         }
     }
@@ -279,7 +290,7 @@ static void cache_and_flush_rules(void **state)
     MosFfn *l = &fx.l;
     mos_ffn_mix(l, fx.xin, 4, 5);
     float w0 = l->w1[0];
-    l->fc1.w[0] += 1.0f;
+    l->fc1.w[0][0] += 1.0f;
     mos_ffn_mix(l, fx.xin, 4, 5);
     assert_true(l->w1[0] == w0);
     mos_ffn_invalidate(l);
@@ -291,12 +302,12 @@ static void cache_and_flush_rules(void **state)
     assert_true(l->pending);
     mos_ffn_mix(l, fx.xin, 6, 5);          /* new key: old gradient pushed */
     assert_false(l->pending);
-    float g = l->fc1.dw[0];
+    float g = l->fc1.dw[0][0];
     assert_true(g != 0.0f);
     for (int i = 0; i < 4 * 5; i++)
         assert_true(l->dw1[i] == 0.0f);
     mos_ffn_flush(l);                      /* nothing pending: no change */
-    assert_true(l->fc1.dw[0] == g);
+    assert_true(l->fc1.dw[0][0] == g);
     fixture_free(&fx);
 }
 
@@ -323,6 +334,32 @@ static void layer_gates_are_alpha(void **state)
     fixture_free(&fx);
 }
 
+/* The reference's parameter arithmetic (m = 2, H = 128, d 640, FFN 3072): layer-wise routers
+ * 1,666 per layer, neuron-wise 960,512; experts 2 x (fc1 + fc2) with biases; unique names. */
+static void tensor_table_matches_reference_sizes(void **state)
+{
+    (void)state;
+    MosTensorSpec t[MOS_MAX_TENSORS];
+    for (int kind = MOS_LAYER; kind <= MOS_NEURON; kind++) {
+        int n = mos_ffn_tensors((MosKind)kind, 2, 128, 640, 3072, t);
+        size_t experts = 0, routers = 0;
+        for (int k = 0; k < n; k++) {
+            size_t sz = (size_t)t[k].d0 * (t[k].ndim == 2 ? t[k].d1 : 1);
+            if (strstr(t[k].name, "router"))
+                routers += sz;
+            else
+                experts += sz;
+            for (int q = 0; q < k; q++)
+                assert_string_not_equal(t[k].name, t[q].name);
+        }
+        assert_int_equal(experts, 2 * (2 * 640 * 3072 + 640 + 3072));
+        assert_int_equal(routers, kind == MOS_LAYER ? 1666 : 960512);
+    }
+    assert_string_equal(t[0].name, "fc1.experts.0.weight");
+    assert_int_equal(t[0].d0, 3072);
+    assert_int_equal(t[0].d1, 640);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +371,7 @@ int main(void)
         cmocka_unit_test(neuron_rows_use_router_block_j),
         cmocka_unit_test(cache_and_flush_rules),
         cmocka_unit_test(layer_gates_are_alpha),
+        cmocka_unit_test(tensor_table_matches_reference_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -444,6 +444,62 @@ static void target_change_refilters(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+typedef struct RunCtx {
+    int stop_at;        /* stop after this generation (-1: never) */
+    int change_at;      /* set the target to 9 ms after this generation */
+    int events;
+} RunCtx;
+
+static int on_generation(void *ctx, Search *s, const SearchEvent *e)
+{
+    RunCtx *c = ctx;
+    MosErr err = {{0}};
+    c->events++;
+    assert_int_equal(e->generation, s->generation);
+    assert_true(e->nfront >= 1 && e->best >= 0);
+    for (int i = 0; i < e->nfront; i++)
+        assert_true(s->archive[e->front[i]].pred_ms <= e->target_ms);
+    if (e->generation == c->change_at && search_set_target(s, 9.0, &err))
+        fail_msg("%s", err.msg);
+    return e->generation == c->stop_at;
+}
+
+static void run_stops_and_resumes_with_target_change(void **state)
+{
+    (void)state;
+    SearchSpace sp;
+    arch_space_default(&sp);
+    SearchConfig cfg;
+    search_config_default(&cfg);
+    cfg.algo = SEARCH_NSGA2;
+    cfg.population = 30;
+    cfg.iterations = 7;
+    cfg.target_ms = 13.0;
+    MosErr err = {{0}};
+    char dir[] = "/tmp/mos-search-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    Search a, b;
+    RunCtx whole = { -1, 3, 0 }, first = { 4, 3, 0 }, rest = { -1, 3, 0 };
+    assert_int_equal(search_init(&a, &sp, &cfg, front_loss, NULL, front_latency, NULL, &err), 0);
+    assert_int_equal(search_run(&a, NULL, on_generation, &whole, &err), 0);
+    assert_int_equal(whole.events, 8);
+    assert_int_equal(search_init(&b, &sp, &cfg, front_loss, NULL, front_latency, NULL, &err), 0);
+    assert_int_equal(search_run(&b, dir, on_generation, &first, &err), 1);
+    assert_int_equal(b.generation, 4);
+    search_done(&b);
+    assert_int_equal(search_init(&b, &sp, &cfg, front_loss, NULL, front_latency, NULL, &err), 0);
+    assert_int_equal(search_load(&b, dir, &err), 0);
+    assert_int_equal(search_run(&b, dir, on_generation, &rest, &err), 0);
+    assert_int_equal(first.events + rest.events, 8);
+    same_archive(&a, &b);
+    assert_int_equal(b.nchanges, 1);
+    search_done(&a);
+    search_done(&b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static double nan_fitness(void *ctx, const Arch *a)
 {
     (void)ctx;
@@ -476,6 +532,7 @@ int main(void)
         cmocka_unit_test(nsga2_finds_true_front),
         cmocka_unit_test(deterministic_and_resumes_exactly),
         cmocka_unit_test(target_change_refilters),
+        cmocka_unit_test(run_stops_and_resumes_with_target_change),
         cmocka_unit_test(bad_config_and_fitness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

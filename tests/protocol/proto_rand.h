@@ -58,7 +58,7 @@ static inline uint32_t trng_count(TRng *r, uint32_t max, int depth)
     return trng_below(r, 3) == 0 ? cap : trng_below(r, cap + 1);
 }
 
-static void trng_fill(TRng *r, const RecDesc *d, void *rec, int depth)
+static inline void trng_fill(TRng *r, const RecDesc *d, void *rec, int depth)
 {
     memset(rec, 0, d->size);
     for (int i = 0; i < d->nfields; i++) {
@@ -93,7 +93,7 @@ static void trng_fill(TRng *r, const RecDesc *d, void *rec, int depth)
 }
 
 /* Field path of the first difference into where (empty when equal). */
-static bool trec_equal(const RecDesc *d, const void *a, const void *b, char *where, size_t wn)
+static inline bool trec_equal(const RecDesc *d, const void *a, const void *b, char *where, size_t wn)
 {
     for (int i = 0; i < d->nfields; i++) {
         const FieldDesc *f = &d->fields[i];

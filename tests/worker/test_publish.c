@@ -139,6 +139,7 @@ static void test_restart_rebuilds(void **st)
     MsgSnapshot *snap = calloc(1, sizeof *snap);
     publisher_snapshot(&p, NULL, snap);
     assert_int_equal(snap->seq, last);
+    assert_string_equal(snap->worker, "host:2");   /* clients compare it with the header */
     int found = 0;
     for (uint32_t i = 0; i < snap->series_n; i++) {
         const MsgSeries *ms = &snap->series[i];

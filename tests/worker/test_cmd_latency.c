@@ -1,0 +1,120 @@
+/* `mos latency` end to end on a tiny supernet: it measures with the real model into latency.csv,
+ * fits and verifies the predictor, a second run resumes without re-measuring, and a run with
+ * another protocol in the same directory is refused with exit code 1 and the data kept. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "commands.h"
+#include "latency.h"
+#include "predictor.h"
+
+static const char tiny_config[] =
+    "encoder-embed-dim: 32\ndecoder-embed-dim: 32\n"
+    "encoder-ffn-embed-dim: 64\ndecoder-ffn-embed-dim: 64\n"
+    "encoder-layers: 2\ndecoder-layers: 2\n"
+    "encoder-attention-heads: 4\ndecoder-attention-heads: 4\nqkv-dim: 32\n"
+    "encoder-embed-choice: [32, 16]\ndecoder-embed-choice: [32, 16]\n"
+    "encoder-ffn-embed-dim-choice: [64, 32]\ndecoder-ffn-embed-dim-choice: [64, 32]\n"
+    "encoder-layer-num-choice: [2]\ndecoder-layer-num-choice: [1, 2]\n"
+    "encoder-self-attention-heads-choice: [4, 2]\n"
+    "decoder-self-attention-heads-choice: [4, 2]\n"
+    "decoder-ende-attention-heads-choice: [4, 2]\n"
+    "decoder-arbitrary-ende-attn-choice: [-1, 1]\n";
+
+static int run_cmd(const char *dir, const char *extra)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "--run-dir %s --vocab 64 --archs 12 --verify 3 --runs 3 "
+             "--warmup 1 --fit-steps 50 --hidden 16 --quiet %s", dir, extra);
+    char *argv[64];
+    int argc = 0;
+    for (char *t = strtok(line, " "); t && argc < 63; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    Args args;
+    MosErr err = {{0}};
+    if (cli_parse(&cmd_latency, argc, argv, &args, &err) != 0)
+        fail_msg("%s", err.msg);
+    return cmd_latency.run(&args);
+}
+
+static long file_size(const char *dir, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void measures_fits_resumes_refuses(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mos-cmd-latency-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[600];
+    snprintf(path, sizeof path, "%s/config.yml", dir);
+    FILE *f = fopen(path, "w");
+    fputs(tiny_config, f);
+    fclose(f);
+    assert_int_equal(run_cmd(dir, ""), 0);
+
+    snprintf(path, sizeof path, "%s/latency.csv", dir);
+    float *x, *enc, *dec;
+    Arch *archs;
+    int n;
+    MosErr err = {{0}};
+    assert_int_equal(latency_csv_read(path, &x, &enc, &dec, &archs, &n, &err), 0);
+    assert_int_equal(n, 12);
+    for (int i = 0; i < n; i++) {
+        assert_true(enc[i] > 0 && dec[i] > 0);
+        assert_true(archs[i].enc_embed == 32 || archs[i].enc_embed == 16);
+    }
+    free(x), free(enc), free(dec), free(archs);
+    snprintf(path, sizeof path, "%s/latency-predictor.json", dir);
+    Predictor p;
+    assert_int_equal(predictor_load(&p, path, &err), 0);
+    assert_int_equal(p.hidden, 16);
+    predictor_done(&p);
+    /* the verify archs, measured twice: the same 3 architectures in both files */
+    Arch *v1, *v2;
+    int n1, n2;
+    snprintf(path, sizeof path, "%s/latency-verify.csv", dir);
+    assert_int_equal(latency_csv_read(path, &x, &enc, &dec, &v1, &n1, &err), 0);
+    free(x), free(enc), free(dec);
+    snprintf(path, sizeof path, "%s/latency-verify-repeat.csv", dir);
+    assert_int_equal(latency_csv_read(path, &x, &enc, &dec, &v2, &n2, &err), 0);
+    free(x), free(enc), free(dec);
+    assert_int_equal(n1, 3);
+    assert_int_equal(n2, 3);
+    for (int i = 0; i < 3; i++)
+        assert_true(arch_equal(&v1[i], &v2[i]));
+    free(v1), free(v2);
+
+    /* again: nothing to measure, the same rows */
+    long before = file_size(dir, "latency.csv");
+    assert_int_equal(run_cmd(dir, ""), 0);
+    assert_int_equal(file_size(dir, "latency.csv"), before);
+
+    /* another beam in the same directory: refused, data kept */
+    assert_int_equal(run_cmd(dir, "--beam 3"), 1);
+    assert_int_equal(file_size(dir, "latency.csv"), before);
+
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(measures_fits_resumes_refuses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,205 @@
+/* `mos latency`: HAT's latency protocol on this machine (core/latency.c) with the plain supernet
+ * as the timed model, then the predictor fit and its verification on fresh architectures. The
+ * timed model is the HAT supernet of the run's dims without MoS (a MoS subnet runs as its
+ * collapsed plain model) and with freshly initialised weights: timing does not depend on their
+ * values, so this stage needs no trained checkpoint. Ctrl-C stops after the current row. */
+#include <cblas.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "data.h"
+#include "latency.h"
+#include "runconf.h"
+#include "supernet.h"
+
+static const OptSpec latency_opts[] = {
+    { "run-dir", OPT_STR, "runs/default", "DIR", "run directory (config.yml, data/; output here)" },
+    { "config", OPT_STR, NULL, "FILE", "run config (default: DIR/config.yml when present)" },
+    { "archs", OPT_INT, "2000", "N", "architectures measured into latency.csv (HAT 2000)" },
+    { "verify", OPT_INT, "100", "N", "fresh architectures measured twice to check the fit" },
+    { "beam", OPT_INT, "5", "B", "beam hypotheses expanded into the batch (HAT 5)" },
+    { "src-len", OPT_INT, "30", "N", "dummy source length with its eos (HAT 30)" },
+    { "steps", OPT_INT, "30", "N", "decoder steps timed per run (HAT 30)" },
+    { "warmup", OPT_INT, "5", "N", "untimed runs per part (HAT 5)" },
+    { "runs", OPT_INT, "20", "N", "timed runs per part; 10 % dropped at each end (HAT 20)" },
+    { "threads", OPT_INT, "1", "N", "OpenBLAS threads for the timed model" },
+    { "vocab", OPT_INT, "8000", "N", "output vocabulary when data/manifest.json is absent" },
+    { "seed", OPT_INT, "1", "N", "architecture draws (verify uses seed + 1)" },
+    { "fit-steps", OPT_INT, "5000", "N", "predictor Adam steps (HAT 5000)" },
+    { "fit-lr", OPT_FLOAT, "1e-3", "LR", "predictor learning rate (HAT 1e-5; see docs/search.md)" },
+    { "fit-batch", OPT_INT, "128", "N", "predictor batch (HAT 128)" },
+    { "hidden", OPT_INT, "400", "N", "predictor hidden width (HAT 400)" },
+    { "hidden-layers", OPT_INT, "3", "N", "predictor hidden 400x400 layers (HAT 3)" },
+    { "quiet", OPT_FLAG, NULL, NULL, "no per-row progress on stderr" },
+    { 0 },
+};
+
+static volatile sig_atomic_t stop_asked;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_asked = 1;
+}
+
+/* The timed model: one plain supernet, a dummy source of token 4 (the first ordinary id). */
+typedef struct Timed {
+    Supernet *net;
+    int src[512];
+    int src_tokens;     /* without the eos the model appends */
+    int beam, steps;
+    int Ts;
+} Timed;
+
+static int timed_encode(void *ctx, const Arch *a, int src_len, MosErr *err)
+{
+    (void)src_len;
+    Timed *t = ctx;
+    t->Ts = supernet_latency_encode(t->net, a, t->src, t->src_tokens, t->beam, t->steps);
+    if (t->Ts < 0)
+        return err_set(err, "latency: cannot allocate the decoding workspace");
+    return 0;
+}
+
+static int timed_decode(void *ctx, const Arch *a, int src_len, int steps, int beam, MosErr *err)
+{
+    (void)src_len, (void)err;
+    Timed *t = ctx;
+    supernet_latency_decode(t->net, a, t->Ts, beam, steps);
+    return 0;
+}
+
+typedef struct Progress {
+    int quiet;
+} Progress;
+
+static int on_row(void *ctx, int done, int total, const Arch *a, const LatencyResult *r)
+{
+    Progress *p = ctx;
+    if (!p->quiet) {
+        char text[512];
+        arch_format(a, text, sizeof text);
+        fprintf(stderr, "latency %5d/%d  enc %7.2f ms  dec %8.2f ms  %s\n", done, total, r->enc_ms,
+                r->dec_ms, text);
+    }
+    return stop_asked;
+}
+
+/* The run's config with the vocabulary of the prepared data (or --vocab); the timed model is
+ * this config without MoS, dropout, over the wider space (see run_latency). */
+static int timed_config(const Args *a, RunConfig *rc, MosErr *err)
+{
+    if (runconf_load(args_str(a, "run-dir"), args_str(a, "config"), rc, stderr, err) < 0)
+        return -1;
+    ModelConfig *m = &rc->model;
+    char data_dir[4096];
+    snprintf(data_dir, sizeof data_dir, "%s/data", args_str(a, "run-dir"));
+    Manifest man;
+    MosErr ignore;
+    if (data_manifest_load(data_dir, &man, &ignore) == 0) {
+        m->vocab = man.vocab_size;
+        m->pad_id = man.pad_id, m->unk_id = man.unk_id;
+        m->bos_id = man.bos_id, m->eos_id = man.eos_id;
+    } else if (m->vocab <= 0) {
+        m->vocab = (int)args_int(a, "vocab");
+    }
+    if (m->max_positions < (int)args_int(a, "steps") + 2 ||
+        m->max_positions < (int)args_int(a, "src-len") + 1)
+        return err_set(err, "--steps / --src-len exceed max-positions %d", m->max_positions);
+    return 0;
+}
+
+static void print_report(const LatencyJob *job, const LatencyJobReport *r, int vocab)
+{
+    printf("latency: %d architectures measured (beam %d, %d-token source, %d steps, %d threads, "
+           "vocab %d)\n", r->rows, job->opts.beam, job->opts.src_len, job->opts.steps,
+           job->opts.threads, vocab);
+    printf("predictor: RMSE %.3f ms, MAPD %.2f %% on the %d held-out test rows (valid %.2f %%, "
+           "train %.2f %%)\n", r->fit.test.rmse_ms, r->fit.test.mapd_pct, r->fit.test.n,
+           r->fit.valid.mapd_pct, r->fit.train.mapd_pct);
+    if (r->verify_n > 0)
+        printf("verify: %d fresh architectures (mean %.2f ms): predictor MAPD %.2f %%, RMSE "
+               "%.3f ms; measurement noise (same archs timed twice) %.2f %%\n", r->verify_n,
+               r->mean_ms, r->verify.mapd_pct, r->verify.rmse_ms, r->noise_mapd_pct);
+    printf("files: %s/latency.csv, latency-predictor.json, latency.json%s\n", job->run_dir,
+           r->verify_n ? ", latency-verify.csv, latency-verify-repeat.csv" : "");
+}
+
+static int run_latency(const Args *a)
+{
+    MosErr err = {{0}};
+    RunConfig rc;
+    if (timed_config(a, &rc, &err) < 0) {
+        fprintf(stderr, "mos latency: %s\n", err.msg);
+        return 1;
+    }
+    LatencyJob job = {
+        .run_dir = args_str(a, "run-dir"), .archs = (int)args_int(a, "archs"),
+        .verify = (int)args_int(a, "verify"), .seed = (uint64_t)args_int(a, "seed"),
+        .hidden = (int)args_int(a, "hidden"), .hidden_layers = (int)args_int(a, "hidden-layers"),
+        .fit = { .lr = (float)args_float(a, "fit-lr"), .batch = (int)args_int(a, "fit-batch"),
+                 .steps = (int)args_int(a, "fit-steps"), .seed = (uint64_t)args_int(a, "seed") },
+    };
+    job.space = rc.model.space;
+    ModelConfig timed = rc.model;
+    latency_space_wider(&rc.model.space, &timed.space);
+    timed.mos = MOS_NONE;
+    timed.mos_experts = 1;
+    timed.dropout = timed.attn_dropout = 0;
+    latency_opts_default(&job.opts);
+    job.opts.src_len = (int)args_int(a, "src-len");
+    job.opts.steps = (int)args_int(a, "steps");
+    job.opts.beam = (int)args_int(a, "beam");
+    job.opts.warmup = (int)args_int(a, "warmup");
+    job.opts.runs = (int)args_int(a, "runs");
+    job.opts.threads = (int)args_int(a, "threads");
+    job.opts.vocab = rc.model.vocab;
+    if (job.archs < 10 || job.verify < 0 || job.opts.threads < 1 || job.hidden < 1 ||
+        job.hidden > 2048 || job.hidden_layers < 0 || job.hidden_layers > 6) {
+        fprintf(stderr, "mos latency: need --archs >= 10, --verify >= 0, --threads >= 1, "
+                        "--hidden 1..2048, --hidden-layers 0..6\n");
+        return 2;
+    }
+    openblas_set_num_threads(job.opts.threads);
+    Timed t = { .beam = job.opts.beam, .steps = job.opts.steps,
+                .src_tokens = job.opts.src_len - 1 };
+    for (int i = 0; i < t.src_tokens; i++)
+        t.src[i] = 4 < rc.model.vocab ? 4 : rc.model.vocab - 1;
+    t.net = supernet_new(&timed, 4 * job.opts.src_len, 1, &err);
+    if (!t.net) {
+        fprintf(stderr, "mos latency: %s\n", err.msg);
+        return 1;
+    }
+    LatencyBackend b = { &t, NULL, timed_encode, timed_decode, NULL };
+    Progress p = { args_flag(a, "quiet") };
+    signal(SIGINT, on_sigint);
+    LatencyJobReport rep;
+    int r = latency_job_run(&b, &job, on_row, &p, &rep, &err);
+    signal(SIGINT, SIG_DFL);
+    supernet_destroy(&t.net);
+    if (r < 0) {
+        fprintf(stderr, "mos latency: %s\n", err.msg);
+        return 1;
+    }
+    if (r == 1) {
+        fprintf(stderr, "mos latency: stopped; every row measured so far is kept, run the same "
+                        "command again to continue\n");
+        return 1;
+    }
+    print_report(&job, &rep, rc.model.vocab);
+    return 0;
+}
+
+const Command cmd_latency = {
+    .name = "latency",
+    .summary = "measure subnet latency on this machine (HAT's protocol) and fit the predictor",
+    .details = "Measures --archs random architectures of the wider space into DIR/latency.csv "
+               "(resumable: run again after a stop), fits HAT's latency predictor "
+               "(DIR/latency-predictor.json) and checks it on --verify fresh architectures, "
+               "each measured twice to show the measurement's own noise. Nothing else should "
+               "run on the machine while it measures.",
+    .opts = latency_opts,
+    .run = run_latency,
+};

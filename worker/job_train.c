@@ -1,0 +1,108 @@
+/* The train stage as a worker job: core/train.c through TrainHooks. Events become protocol
+ * messages queued on JobCtl (the main thread logs and publishes them); poll is jobctl_poll, so
+ * a pause holds the loop before its next update and stop/checkpoint reach it at the next poll.
+ * The job never touches sockets and never prints to stdout. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs.h"
+#include "runconf.h"
+#include "strbuf.h"
+#include "train.h"
+
+static const char *const group_names[ARCH_GROUP_COUNT] = {
+    [GROUP_LARGEST] = "largest", [GROUP_SMALLEST] = "smallest", [GROUP_RANDOM] = "random",
+};
+
+static void emit_step(JobCtl *c, const TrainEvent *ev)
+{
+    jobctl_set_progress(c, "train", ev->step, ev->total_steps, 1);
+    jobctl_set_rates(c, ev->lr, ev->tok_per_s, ev->eta_s);
+    Msg *m = jobctl_msg_begin(c, MSG_TRAIN);
+    MsgTrain *t = &m->u.train;
+    t->step = ev->step;
+    t->total = ev->total_steps;
+    t->has_total = ev->total_steps > 0;
+    t->loss = ev->loss;
+    arch_format(&ev->arch, t->arch, sizeof t->arch);
+    t->grad_norm = ev->grad_norm;
+    t->lr = ev->lr;
+    t->tok_per_s = ev->tok_per_s;
+    jobctl_msg_end(c);
+}
+
+static void emit_valid(JobCtl *c, const TrainEvent *ev)
+{
+    Msg *m = jobctl_msg_begin(c, MSG_VALID);
+    MsgValid *v = &m->u.valid;
+    v->step = ev->step;
+    STR_SET(v->group, (unsigned)ev->group < ARCH_GROUP_COUNT ? group_names[ev->group] : "random");
+    v->loss = ev->loss;
+    v->has_bleu = ev->bleu >= 0;
+    v->bleu = v->has_bleu ? ev->bleu : 0;
+    arch_format(&ev->arch, v->arch, sizeof v->arch);
+    jobctl_msg_end(c);
+}
+
+static void on_event(void *ctx, const TrainEvent *ev)
+{
+    JobCtl *c = ctx;
+    switch (ev->kind) {
+    case TRAIN_EV_STEP: emit_step(c, ev); break;
+    case TRAIN_EV_VALID: emit_valid(c, ev); break;
+    case TRAIN_EV_CHECKPOINT:
+        jobctl_log(c, "info", "checkpoint at step %ld: %s", ev->step, ev->path ? ev->path : "");
+        break;
+    case TRAIN_EV_LOG: jobctl_log(c, "info", "%s", ev->text ? ev->text : ""); break;
+    case TRAIN_EV_KIND_COUNT: break;
+    }
+}
+
+static TrainAction on_poll(void *ctx)
+{
+    return jobctl_poll(ctx);
+}
+
+/* Keeps the effective config as RUN_DIR/config.yml when the run has none yet, so that resume,
+ * eval and later stages read the same config; like `mos train`, a --config whose effective
+ * config differs from an existing RUN_DIR/config.yml is refused (one config per run). */
+static int keep_config(const JobEnv *env, const RunConfig *c, MosErr *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.yml", env->run_dir);
+    if (access(path, F_OK) == 0) {
+        RunConfig have;
+        if (!env->config || runconf_load(NULL, path, &have, NULL, err) < 0)
+            return env->config ? -1 : 0;
+        char *a = config_dump_yaml(&have, 0), *b = config_dump_yaml(c, 0);
+        int same = a && b && strcmp(a, b) == 0;
+        free(a);
+        free(b);
+        return same ? 0 : err_set(err, "%s exists and differs from %s (use a new run directory, "
+                                  "or edit %s)", path, env->config, path);
+    }
+    char *text = config_dump_yaml(c, 1);
+    FILE *f = text ? fopen(path, "w") : NULL;
+    int rc = 0;
+    if (!f || fputs(text, f) == EOF)
+        rc = err_set(err, "%s: cannot write the run config", path);
+    if (f && fclose(f) != 0)
+        rc = err_set(err, "%s: cannot write the run config", path);
+    free(text);
+    return rc;
+}
+
+int job_train_run(const JobEnv *env, MosErr *err)
+{
+    RunConfig c;
+    if (runconf_load(env->run_dir, env->config, &c, stdout, err) < 0 ||
+        keep_config(env, &c, err) < 0)
+        return -1;
+    openblas_set_num_threads(c.train.threads > 0 ? c.train.threads : 1);
+    jobctl_set_progress(env->ctl, "train", 0, c.train.max_update, 1);
+    TrainHooks hooks = { .ctx = env->ctl, .event = on_event, .poll = on_poll };
+    return train_run(&c, env->run_dir, env->resume, &hooks, err);
+}
