@@ -365,6 +365,21 @@ static double row_sum(const float *z, int V)
     return s;
 }
 
+float ops_logsumexp(const float *z, int V)
+{
+    float mx = row_max(z, V), a[LANES] = {0};
+    int c = 0;
+    for (; c + LANES <= V; c += LANES)
+        for (int l = 0; l < LANES; l++)
+            a[l] += exp_neg(z[c + l] - mx);
+    double s = 0.0;
+    for (; c < V; c++)
+        s += exp_neg(z[c] - mx);
+    for (int l = 0; l < LANES; l++)
+        s += a[l];
+    return mx + (float)log(s);
+}
+
 double xent_forward(float *logits, const int *target, int N, int V, float eps, int pad,
                     double *nll)
 {

@@ -81,6 +81,9 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
  * exponent bits. Relative error below 3e-7 (tests/core/test_ops.c). */
 float ops_exp(float x);
 
+/* log sum_c exp(z[c]) over one row of V values (vectorized, via ops_exp). */
+float ops_logsumexp(const float *z, int V);
+
 /* Label-smoothed cross-entropy as fairseq (HAT era): per row with target y != pad,
  * loss = (1 - eps) · (-log p_y) + (eps / V) · sum_v (-log p_v).
  * Forward: logits (N, V) are replaced by probabilities; returns the summed loss over non-pad
