@@ -131,6 +131,8 @@ static const ConfigOption options[] = {
      "updates between checkpoints"},
     {"valid-sentences", NULL, CT_INT, T(valid_sentences), "300", 0, 100000000, NULL, 0,
      "validation subset used during training (0: the whole valid split)"},
+    {"valid-bleu", NULL, CT_INT, T(valid_bleu), "100", 0, 100000000, NULL, 0,
+     "valid sentences translated (greedy) for BLEU at each validation (0: no BLEU)"},
     {"seed", NULL, CT_U64, T(seed), "1", 0, 0, NULL, 0, "random seed (init, sampling, data order)"},
     {"threads", NULL, CT_INT, T(threads), "2", 1, 256, NULL, 0, "OpenBLAS threads"},
     /* HAT/fairseq keys that mos reads and ignores (their meaning is fixed in mos) */

@@ -14,6 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bleu.h"
+#include "detok.h"
+#include "eval.h"
 #include "optim.h"
 #include "supernet.h"
 
@@ -36,6 +39,8 @@ typedef struct Trainer {
     int *mb_store;              /* update_freq micro-batches, 3 * max_tokens ints each */
     Batch *mb;
     Arch valid_arch[ARCH_GROUP_COUNT];
+    Detok detok;                /* for validation BLEU (valid_bleu > 0 and a vocabulary) */
+    char **refs;                /* valid references, valid.n of them, or NULL: no BLEU */
     int stop;                   /* poll asked to stop */
     int save_now;               /* poll asked for a checkpoint */
 } Trainer;
@@ -105,6 +110,20 @@ void train_ckpt_blocks(struct Supernet *s, CkptTensor *tbuf, int with_adam, Ckpt
                         with_adam ? supernet_adam_v(s) : NULL, supernet_nparams(s)};
 }
 
+/* Validation BLEU needs the vocabulary and the raw references; without them training goes on
+ * without BLEU and says why. */
+static void setup_valid_bleu(Trainer *t)
+{
+    MosErr e = {{0}};
+    if (t->cfg.train.valid_bleu <= 0)
+        return;
+    if (detok_load(&t->detok, t->data_dir, &t->man, &e) < 0 ||
+        !(t->refs = eval_load_refs(t->data_dir, "valid", &t->valid, &t->detok, &e))) {
+        logf_(t, "no BLEU during validation: %s", e.msg);
+        detok_done(&t->detok);
+    }
+}
+
 static int trainer_open(Trainer *t, const char *run_dir, MosErr *err)
 {
     snprintf(t->data_dir, sizeof t->data_dir, "%s/data", run_dir);
@@ -126,6 +145,7 @@ static int trainer_open(Trainer *t, const char *run_dir, MosErr *err)
         err_prefix(err, "valid");
         return -1;
     }
+    setup_valid_bleu(t);
     t->net = supernet_new(&t->cfg.model, tc->max_tokens, tc->seed, err);
     if (!t->net)
         return -1;
@@ -154,6 +174,9 @@ static void trainer_close(Trainer *t)
         batcher_done(&t->vb);
     data_split_free(&t->train);
     data_split_free(&t->valid);
+    if (t->refs)
+        eval_free_refs(t->refs, t->valid.n);
+    detok_done(&t->detok);
     free(t->tensors);
     free(t->mb_store);
     free(t->mb);
@@ -234,8 +257,14 @@ static void trainer_validate(Trainer *t)
             return;
         if (g == GROUP_LARGEST)
             t->valid_loss = loss;
+        double bleu = -1;
+        if (t->refs) {
+            DecodeOpts greedy = {.beam = 1, .lenpen = 1.0f, .max_len_a = 1, .max_len_b = 10};
+            bleu = eval_bleu(t->net, &t->valid_arch[g], &t->valid, &t->detok, t->refs, &greedy,
+                             t->cfg.train.valid_bleu, NULL, NULL).bleu;
+        }
         TrainEvent ev = {.kind = TRAIN_EV_VALID, .step = t->step,
-                         .total_steps = t->cfg.train.max_update, .loss = loss, .bleu = -1,
+                         .total_steps = t->cfg.train.max_update, .loss = loss, .bleu = bleu,
                          .group = (ArchGroup)g, .arch = t->valid_arch[g]};
         emit(t, &ev);
     }

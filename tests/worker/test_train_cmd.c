@@ -58,6 +58,7 @@ static void train_then_resume(void **state)
                                           "--max-update 20 --log-every 5", dir, src), 0);
     assert_non_null(strstr(out, "step     20/20  loss"));
     assert_non_null(strstr(out, "valid     20  largest   nll"));
+    assert_non_null(strstr(out, "  bleu "));
     assert_non_null(strstr(out, "checkpoint 20"));
     char path[700];
     snprintf(path, sizeof path, "%s/config.yml", dir);
