@@ -104,6 +104,18 @@ static void eval_prints_loss_and_bleu(void **state)
     assert_int_equal(mos(out, sizeof out, "eval --run-dir %s --arch 'enc=32x2:ffn=64,64:h=4,4/"
                                           "dec=32x1:ffn=128:sh=4:eh=4:arb=-1'", dir), 2);
     assert_non_null(strstr(out, "not in this run's search space"));
+    char path[700];
+    snprintf(path, sizeof path, "%s/arch.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"encoder\": {\"encoder_embed_dim\": 16, \"encoder_layer_num\": 2, "
+          "\"encoder_ffn_embed_dim\": [64, 32], \"encoder_self_attention_heads\": [2, 4]}, "
+          "\"decoder\": {\"decoder_embed_dim\": 32, \"decoder_layer_num\": 1, "
+          "\"decoder_ffn_embed_dim\": [32], \"decoder_self_attention_heads\": [2], "
+          "\"decoder_ende_attention_heads\": [4], \"decoder_arbitrary_ende_attn\": [1]}}\n", f);
+    fclose(f);
+    assert_int_equal(mos(out, sizeof out, "eval --run-dir %s --arch @%s --no-bleu", dir, path),
+                     0);
+    assert_non_null(strstr(out, "arch: enc=16x2:ffn=64,32:h=2,4/dec=32x1:ffn=32:sh=2:eh=4:arb=1"));
     assert_int_equal(mos(out, sizeof out, "eval --run-dir %s --arch nonsense", dir), 2);
     assert_non_null(strstr(out, "mos eval: "));
     assert_int_equal(mos(out, sizeof out, "eval --run-dir %s --split dev", dir), 2);
