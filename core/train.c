@@ -172,11 +172,11 @@ static void trainer_close(Trainer *t)
         batcher_done(&t->tb);
     if (t->vb.order)
         batcher_done(&t->vb);
-    data_split_free(&t->train);
-    data_split_free(&t->valid);
     if (t->refs)
         eval_free_refs(t->refs, t->valid.n);
     detok_done(&t->detok);
+    data_split_free(&t->train);
+    data_split_free(&t->valid);
     free(t->tensors);
     free(t->mb_store);
     free(t->mb);
