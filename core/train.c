@@ -375,11 +375,10 @@ static int trainer_loop(Trainer *t, MosErr *err)
         int last = t->step == tc->max_update;
         if (t->step % tc->valid_every == 0 || last)
             trainer_validate(t);
-        if ((t->step % tc->save_every == 0 || last || t->save_now || t->stop) &&
-            trainer_save(t, err) < 0)
-            return -1;
         if (t->stop)
-            return 0;
+            break;
+        if ((t->step % tc->save_every == 0 || last || t->save_now) && trainer_save(t, err) < 0)
+            return -1;
     }
     if (t->stop) {
         logf_(t, "stopped at update %ld", t->step);
