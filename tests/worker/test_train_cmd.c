@@ -110,11 +110,39 @@ static void eval_prints_loss_and_bleu(void **state)
     assert_non_null(strstr(out, "manifest.json"));
 }
 
+static void bleu_scores_files(void **state)
+{
+    (void)state;
+    static char out[4096];
+    char ref[700], hyp[700];
+    snprintf(ref, sizeof ref, "%s/ref.txt", dir);
+    snprintf(hyp, sizeof hyp, "%s/hyp.txt", dir);
+    FILE *f = fopen(ref, "w");
+    fputs("The cat sat on the mat.\nHello, world!\n", f);
+    fclose(f);
+    f = fopen(hyp, "w");
+    fputs("The cat sat on a mat.\nHello world!\n", f);
+    fclose(f);
+    /* 1-grams 9/10, 2-grams 5/8, 3-grams 2/6, 4-grams 1/4; BP exp(1 - 11/10) */
+    assert_int_equal(mos(out, sizeof out, "bleu %s %s", ref, hyp), 0);
+    assert_string_equal(out, "BLEU = 42.10 90.0/62.5/33.3/25.0 (BP = 0.905 ratio = 0.909 "
+                             "hyp_len = 10 ref_len = 11)\n");
+    assert_int_equal(mos(out, sizeof out, "bleu %s %s", ref, ref), 0);
+    assert_non_null(strstr(out, "BLEU = 100.00 "));
+    f = fopen(hyp, "w");
+    fputs("one line\n", f);
+    fclose(f);
+    assert_int_equal(mos(out, sizeof out, "bleu %s %s", ref, hyp), 1);
+    assert_non_null(strstr(out, "line counts differ"));
+    assert_int_equal(mos(out, sizeof out, "bleu"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(train_then_resume),
         cmocka_unit_test(eval_prints_loss_and_bleu),
+        cmocka_unit_test(bleu_scores_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
