@@ -3,7 +3,7 @@
  * structs and descriptor tables; msg.c encodes/decodes/dumps from the descriptors; the tests
  * round-trip every record and check that PROTOCOL.md names every record and field.
  * This file holds data only (macros), no code. Invariant: records appear after the records they
- * nest (C declaration order), and no body field is named like a header key. */
+ * nest (C declaration order); a record has at most 64 fields (the decoder's seen-set). */
 #ifndef MOS_PROTOCOL_SCHEMA_H
 #define MOS_PROTOCOL_SCHEMA_H
 
