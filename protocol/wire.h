@@ -126,4 +126,9 @@ void wire_zap_stop(WireZap **z);       /* joins the thread; call before zmq_ctx_
 long wire_zap_denied(const WireZap *z);
 long wire_zap_accepted(const WireZap *z);
 
+/* The most recent refusal since the last call: the client's Z85 public key ("-" when it did not
+ * use CURVE) and its address (e.g. "192.0.2.7"). 1 when there was one, else 0. For the worker's
+ * log ("refused client key ... from ..."); safe to call from the worker's thread. */
+int wire_zap_take_denied(WireZap *z, char key[WIRE_KEY_LEN + 1], char *addr, size_t addr_n);
+
 #endif

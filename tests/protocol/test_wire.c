@@ -363,6 +363,11 @@ static void curve_allow_list(void **state)
     wire_last_endpoint(router, ctl_ep, sizeof ctl_ep);
     assert_false(curve_client_works(ctx, pub_ep, ctl_ep, pub, router, &mallory));
     assert_true(wire_zap_denied(zap) >= 1);
+    char who[WIRE_KEY_LEN + 1], addr[64];
+    assert_int_equal(wire_zap_take_denied(zap, who, addr, sizeof addr), 1);
+    assert_string_equal(who, mallory.public_key);
+    assert_string_equal(addr, "127.0.0.1");
+    assert_int_equal(wire_zap_take_denied(zap, who, addr, sizeof addr), 0);
     assert_false(curve_client_works(ctx, pub_ep, ctl_ep, pub, router, NULL));  /* plain */
     assert_true(curve_client_works(ctx, pub_ep, ctl_ep, pub, router, &alice));
     assert_true(wire_zap_accepted(zap) >= 1);
