@@ -100,7 +100,8 @@ static inline void trng_fill(TRng *r, const RecDesc *d, void *rec, int depth)
 }
 
 /* Field path of the first difference into where (empty when equal). */
-static inline bool trec_equal(const RecDesc *d, const void *a, const void *b, char *where, size_t wn)
+static inline bool trec_equal(const RecDesc *d, const void *a, const void *b, char *where,
+                              size_t wn)
 {
     for (int i = 0; i < d->nfields; i++) {
         const FieldDesc *f = &d->fields[i];
