@@ -36,6 +36,7 @@ typedef struct Worker {
     JobEnv env;
     Publisher pub;
     Control ctl;
+    Extractor ex;
     WorkerIO *io;
     pthread_t thread;
     int thread_started;
@@ -144,6 +145,14 @@ static void on_signal_received(Worker *w)
         publish_status(w);
 }
 
+/* Publishes the result of a finished extraction (block: wait for a running one). */
+static void extraction_check(Worker *w, int block)
+{
+    MosErr e;
+    if (extractor_poll(&w->ex, w->status, block) && publisher_publish(&w->pub, w->status, &e) < 0)
+        wlog(w, "error", "%s", e.msg);
+}
+
 /* The main loop: returns when the job thread has ended and its last events are published. */
 static void main_loop(Worker *w)
 {
@@ -164,6 +173,7 @@ static void main_loop(Worker *w)
             on_signal_received(w);
         drain_events(w);
         handle_commands(w);
+        extraction_check(w, 0);
         if (atomic_load(&w->job_ended)) {
             drain_events(w);
             break;
@@ -196,7 +206,7 @@ static int open_run_dir(Worker *w, MosErr *err)
     if (ftruncate(w->lock_fd, 0) < 0 || pwrite(w->lock_fd, pid, (size_t)n, 0) != n)
         return err_set(err, "%s: cannot write: %s", path, strerror(errno));
     snprintf(path, sizeof path, "%s/worker.log", d);
-    w->logf = fopen(path, "a");
+    w->logf = fopen(path, "ae");   /* not inherited by extraction children */
     if (!w->logf)
         return err_set(err, "%s: %s", path, strerror(errno));
     /* Stages may print progress (mos prepare does): in a worker it belongs in the log. */
@@ -223,6 +233,8 @@ static int worker_setup(Worker *w, MosErr *err)
              scan.torn_bytes, scan.records);
     if (control_init(&w->ctl, &w->job, &w->pub, o->stage, o->run_dir, err) < 0)
         return -1;
+    extractor_init(&w->ex, w->ctl.run_dir);
+    w->ctl.ex = &w->ex;
     w->status = malloc(sizeof *w->status);
     if (!w->status)
         return err_set(err, "out of memory");
@@ -297,6 +309,7 @@ int worker_main(const WorkerOpts *o, MosErr *err)
     w.thread_started = 1;
     report_ready(o, "ok");
     main_loop(&w);
+    extraction_check(&w, 1);   /* an extraction asked for just before the end still finishes */
     publish_status(&w);
     int rc = w.job_rc;
     if (rc < 0)
