@@ -94,16 +94,16 @@ static WorkerCmd worker_cmd(CmdKind k)
 static void extract(Control *c, int64_t id)
 {
     MosErr e;
-    if (!c->ex) {
-        msg_reply_error(c->reply, id, PROTO_E_ILLEGAL_STATE, "extract: not available here");
-        c->refused++;
-        return;
-    }
     Arch a;
     const MsgCmd *args = &c->cmd.args;
     if (args->has_arch && strcmp(args->arch, "largest") != 0 &&
         strcmp(args->arch, "smallest") != 0 && arch_parse(args->arch, &a, &e) < 0) {
         msg_reply_error(c->reply, id, PROTO_E_BAD_ARG, "extract: %s", e.msg);
+        c->refused++;
+        return;
+    }
+    if (!c->ex) {
+        msg_reply_error(c->reply, id, PROTO_E_ILLEGAL_STATE, "extract: not available here");
         c->refused++;
         return;
     }
