@@ -104,8 +104,10 @@ def main():
     random.seed(1)
 
     def body(h):
-        kill_cycles(h, args.cycles)
-        slowdown(h, args.updates, args.pairs)
+        if args.cycles > 0:
+            kill_cycles(h, args.cycles)
+        if args.pairs > 0:
+            slowdown(h, args.updates, args.pairs)
     return run_main("bench", body)
 
 
