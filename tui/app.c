@@ -674,8 +674,11 @@ static void app_draw(App *a, double now)
     } else {
         a->view.now = now;
         for (int p = 0; p < PANEL_KEYBAR; p++)
-            if (layout_visible(&l, p))
+            if (layout_visible(&l, p)) {
+                TUI_ASSERT(panel_draw[p] != NULL);
+                TUI_ASSERT(l.r[p].y + l.r[p].h <= LINES && l.r[p].x + l.r[p].w <= COLS);
                 panel_draw[p](l.r[p], a->store, &a->view);
+            }
         draw_keybar(a, l.r[PANEL_KEYBAR], now);
         if (a->mode == MODE_HELP)
             draw_help();
@@ -694,6 +697,7 @@ static int app_drain(App *a, double now)
 {
     int more = 0;
     char err[512];
+    TUI_ASSERT(a->nsrc <= a->store->nworkers);
     for (int i = 0; i < a->nsrc; i++) {
         int n = source_drain(a->src[i], a->store, i, now, APP_DRAIN_MAX, on_reply, a, err,
                              sizeof err);
