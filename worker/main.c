@@ -13,14 +13,20 @@
 static const Command *const commands[] = {
     &cmd_prepare,
     &cmd_config,
+    &cmd_train,
+    &cmd_eval,
     &cmd_bleu,
     &cmd_run,
     &cmd_latency,
+    &cmd_search,
     &cmd_worker,
     &cmd_ctl,
     &cmd_watch,
     &cmd_keygen,
+    &cmd_extract,
+    &cmd_translate,
     &cmd_dash,
+    &cmd_bench,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
