@@ -512,6 +512,7 @@ static void act(App *a, Action action)
     case ACT_UP: move_cursor(a, -1); break;
     case ACT_DOWN: move_cursor(a, 1); break;
     case ACT_LOGY: a->view.logy = !a->view.logy; break;
+    case ACT_FRONT_Y: a->view.front_bleu = !a->view.front_bleu; break;
     case ACT_ZOOM: cycle_zoom(&a->view); break;
     case ACT_THEME: next_theme(a); break;
     case ACT_GLYPHS: a->view.glyphs = (a->view.glyphs + 1) % 3; break;
