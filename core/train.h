@@ -42,4 +42,28 @@ typedef struct TrainHooks {
     TrainAction (*poll)(void *ctx);
 } TrainHooks;
 
+/* ---- functions (core/train.c) ----------------------------------------------------------- */
+
+#include "checkpoint.h"
+#include "data.h"
+
+struct Supernet;
+
+/* Fills the data-dependent parts of cfg from the manifest: vocab (when the config's is 0; a
+ * different non-zero value is an error) and the special ids. */
+int train_resolve_data(RunConfig *cfg, const Manifest *m, MosErr *err);
+
+/* The checkpoint view of a supernet's blocks; tbuf holds supernet_ntensors(s) entries.
+ * with_adam = 0 leaves the moments out (evaluation). */
+void train_ckpt_blocks(struct Supernet *s, CkptTensor *tbuf, int with_adam, CkptBlocks *out);
+
+/* Trains the supernet of cfg on RUN_DIR/data, writing RUN_DIR/checkpoints, until
+ * cfg->train.max_update updates are done or hooks->poll says stop (then a checkpoint is written
+ * first). resume = 1 continues from checkpoints/last (or prev when last is refused, with a log
+ * event saying why); resume = 0 refuses to start when checkpoints exist. Same seed, 1 thread:
+ * bit-identical losses, and a resumed run continues exactly as an uninterrupted one.
+ * Returns 0 or -1 with a one-line error (a non-finite loss stops training before it is saved). */
+int train_run(const RunConfig *cfg, const char *run_dir, int resume, const TrainHooks *hooks,
+              MosErr *err);
+
 #endif

@@ -9,6 +9,8 @@ extern const Command cmd_dash;
 extern const Command cmd_prepare;
 extern const Command cmd_config;
 extern const Command cmd_bleu;
+extern const Command cmd_eval;
+extern const Command cmd_train;
 extern const Command cmd_worker;
 extern const Command cmd_ctl;
 extern const Command cmd_watch;

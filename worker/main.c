@@ -13,6 +13,8 @@
 static const Command *const commands[] = {
     &cmd_prepare,
     &cmd_config,
+    &cmd_train,
+    &cmd_eval,
     &cmd_bleu,
     &cmd_run,
     &cmd_latency,
