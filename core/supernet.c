@@ -300,6 +300,13 @@ int supernet_find_tensor(const Supernet *s, const char *name)
     return -1;
 }
 
+float *supernet_positions(Supernet *s, int decoder, int *rows, int *cols)
+{
+    *rows = s->pos_rows;
+    *cols = decoder ? s->Dd : s->De;
+    return decoder ? s->pos_d : s->pos_e;
+}
+
 void supernet_zero_grads(Supernet *s)
 {
     ffn_zero_grads(&s->ffn);

@@ -61,6 +61,12 @@ int supernet_ntensors(const Supernet *s);
 const NamedTensor *supernet_tensor(const Supernet *s, int i);
 /* Index of the tensor called name, or -1. */
 int supernet_find_tensor(const Supernet *s, const char *name);
+/* The sinusoidal position tables, not parameters: the encoder's (decoder = 0) or decoder's
+ * (rows, cols) table, rows = pad_id + 2 + max_positions, cols = the stack's max embed dim; a
+ * subnet reads the first d columns. Writable so that a standalone extracted model
+ * (core/modelfile.h), whose max dims are its own, can hold the sliced tables of the supernet it
+ * came from. */
+float *supernet_positions(Supernet *s, int decoder, int *rows, int *cols);
 void supernet_zero_grads(Supernet *s);
 
 /* ---- MoS (core/supernet_mos.c) ----------------------------------------------------------- */

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "eval.h"
+#include "modelfile.h"
 #include "runconf.h"
 
 static char *read_text(const char *path)
@@ -137,6 +138,70 @@ static int print_bleu(EvalRun *r, const Arch *a, const Args *args, MosErr *err)
     return rc;
 }
 
+/* The run directory a model directory belongs to: --run-dir when given, else MODEL/../..
+ * (models live in RUN_DIR/subnets/NAME). */
+static void model_run_dir(const Args *a, char *buf, size_t n)
+{
+    if (args_given(a, "run-dir")) {
+        snprintf(buf, n, "%s", args_str(a, "run-dir"));
+        return;
+    }
+    snprintf(buf, n, "%s/../..", args_str(a, "model"));
+}
+
+/* --model: the extracted model as r->net, the run's data (manifest must match its vocabulary). */
+static int open_model(EvalRun *r, const RunConfig *c, const char *run_dir, const char *model,
+                      Arch *arch, MosErr *err)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = *c;
+    snprintf(r->data_dir, sizeof r->data_dir, "%s/data", run_dir);
+    ModelInfo info;
+    if (data_manifest_load(r->data_dir, &r->man, err) < 0)
+        return -1;
+    r->net = modelfile_load(model, c->train.max_tokens, &info, err);
+    if (!r->net)
+        return -1;
+    if (info.cfg.vocab != r->man.vocab_size) {
+        supernet_destroy(&r->net);
+        return err_set(err, "%s has a vocabulary of %d, the data in %s has %d", model,
+                       info.cfg.vocab, r->data_dir, r->man.vocab_size);
+    }
+    r->cfg.model = info.cfg;
+    r->meta.step = info.source_step;
+    snprintf(r->meta.time, sizeof r->meta.time, "finetuned %d updates", info.finetune_steps);
+    *arch = info.arch;
+    return 0;
+}
+
+static int run_eval_model(const Args *a)
+{
+    char run_dir[2048];
+    model_run_dir(a, run_dir, sizeof run_dir);
+    MosErr err = {{0}};
+    RunConfig c;
+    EvalRun r;
+    Arch arch;
+    if (runconf_load(run_dir, args_str(a, "config"), &c, stderr, &err) < 0 ||
+        open_model(&r, &c, run_dir, args_str(a, "model"), &arch, &err) < 0) {
+        fprintf(stderr, "mos eval: %s\n", err.msg);
+        return 1;
+    }
+    openblas_set_num_threads(args_given(a, "threads") ? (int)args_int(a, "threads")
+                                                      : c.train.threads);
+    char text[512];
+    arch_format(&arch, text, sizeof text);
+    printf("arch: %s\nmodel: %s (extracted at update %ld, %s)\n", text, args_str(a, "model"),
+           r.meta.step, r.meta.time);
+    int rc = print_loss(&r, &arch, args_str(a, "split"), (int)args_int(a, "max-sentences"), &err);
+    if (rc == 0 && !args_flag(a, "no-bleu"))
+        rc = print_bleu(&r, &arch, a, &err);
+    if (rc < 0)
+        fprintf(stderr, "mos eval: %s\n", err.msg);
+    eval_close(&r);
+    return rc < 0 ? 1 : 0;
+}
+
 static int run_eval(const Args *a)
 {
     const char *run_dir = args_str(a, "run-dir");
@@ -151,6 +216,13 @@ static int run_eval(const Args *a)
     if (args_int(a, "beam") < 1 || args_int(a, "max-sentences") < 0) {
         fprintf(stderr, "mos eval: --beam must be >= 1 and --max-sentences >= 0\n");
         return 2;
+    }
+    if (args_given(a, "model")) {
+        if (args_given(a, "arch")) {
+            fprintf(stderr, "mos eval: --model carries its own arch; do not give --arch\n");
+            return 2;
+        }
+        return run_eval_model(a);
     }
     if (runconf_load(run_dir, args_str(a, "config"), &c, stderr, &err) < 0) {
         fprintf(stderr, "mos eval: %s\n", err.msg);
@@ -190,6 +262,8 @@ const Command cmd_eval = {
     .opts = (const OptSpec[]){
         {"run-dir", OPT_STR, "runs/default", "DIR", "run directory"},
         {"arch", OPT_STR, "largest", "ARCH", "subnet to evaluate"},
+        {"model", OPT_STR, NULL, "DIR",
+         "evaluate an extracted model (RUN_DIR/subnets/NAME) instead of a subnet"},
         {"config", OPT_STR, NULL, "FILE", "run config (default: RUN_DIR/config.yml)"},
         {"split", OPT_STR, "valid", "SPLIT", "valid, test (or train)"},
         {"checkpoint", OPT_STR, "last", "NAME", "last or prev"},

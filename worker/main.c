@@ -18,10 +18,13 @@ static const Command *const commands[] = {
     &cmd_bleu,
     &cmd_run,
     &cmd_latency,
+    &cmd_search,
     &cmd_worker,
     &cmd_ctl,
     &cmd_watch,
     &cmd_keygen,
+    &cmd_extract,
+    &cmd_translate,
     &cmd_dash,
     &cmd_bench,
 };
