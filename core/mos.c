@@ -314,6 +314,29 @@ void mos_mix_forward(float *w, float *b, int ldw, const MosLinear *e, const floa
     }
 }
 
+/* de[0:n] += a * g[0:n] and returns <e[0:n], g[0:n]>, with 8 partial sums so that the
+ * compiler vectorises the reduction (the order of a float sum is otherwise fixed). */
+static float mos_axpy_dot(float *restrict de, const float *restrict e, const float *restrict g,
+                          float a, int n)
+{
+    float acc[8] = {0};
+    int c = 0;
+    for (; c + 8 <= n; c += 8) {
+        for (int k = 0; k < 8; k++) {
+            de[c + k] += a * g[c + k];
+            acc[k] += e[c + k] * g[c + k];
+        }
+    }
+    float dot = 0.0f;
+    for (; c < n; c++) {
+        de[c] += a * g[c];
+        dot += e[c] * g[c];
+    }
+    for (int k = 0; k < 8; k++)
+        dot += acc[k];
+    return dot;
+}
+
 /* W(a)[j,c] = sum_i alpha_ji E_i[j,c] and b(a)[j] = sum_i alpha_ji b_i[j] (alpha_ji = alpha_i for
  * layer-wise) are linear in the experts and in alpha, so with G = dL/dW(a), g = dL/db(a):
  *   dL/dE_i[j,c] = alpha_ji G[j,c]            (entries outside the slice: zero)
@@ -331,14 +354,8 @@ void mos_mix_backward(MosLinear *e, float *s, const float *dw, const float *db, 
         const float *gj = dw + (size_t)j * ldw;
         size_t row = (size_t)j * e->in_max;
         for (int i = 0; i < m; i++) {
-            const float *ei = e->w[i] + row;
-            float *dei = e->dw[i] + row;
-            float a = aj[i], dot = 0.0f;
-            for (int c = 0; c < in; c++) {
-                dei[c] += a * gj[c];
-                dot += ei[c] * gj[c];
-            }
-            e->db[i][j] += a * db[j];
+            float dot = mos_axpy_dot(e->dw[i] + row, e->w[i] + row, gj, aj[i], in);
+            e->db[i][j] += aj[i] * db[j];
             sj[i] += dot + e->b[i][j] * db[j];
         }
     }

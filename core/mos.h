@@ -14,7 +14,7 @@
 #include "config.h"
 #include "rng.h"
 
-#define MOS_MAX_EXPERTS 8
+#define MOS_MAX_EXPERTS 16  /* = the config table's mos-experts range */
 #define MOS_GATE_BINS   10
 
 /* One FFN linear's experts: expert i's weight w[i] is (out_max, in_max) row-major
@@ -141,6 +141,15 @@ void mos_ffn_invalidate(MosFfn *l);
 
 /* Gate summary of the current key (after mos_ffn_mix). */
 void mos_ffn_gates(const MosFfn *l, MosGates *out);
+
+/* ---- whole supernet (core/supernet_mos.c) ------------------------------------------------- */
+
+typedef struct Supernet Supernet;
+
+/* Gate summaries of arch a's active layers for the dashboard: out[0 .. enc_layers) are the
+ * encoder layers, then the decoder layers; returns the number written, or -1 when the supernet
+ * has mos none. out holds at least 2 * ARCH_MAX_LAYERS entries. */
+int mos_gates(Supernet *s, const Arch *a, MosGates *out);
 
 /* ---- kernels (exported for the tests) ------------------------------------------------------- */
 

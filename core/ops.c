@@ -292,21 +292,24 @@ double xent_forward(float *logits, const int *target, int N, int V, float eps, i
         float mx = z[0];
         for (int c = 1; c < V; c++)
             mx = z[c] > mx ? z[c] : mx;
+        int y = target[n];
+        float zy = z[y];
         double sum = 0.0, zsum = 0.0;
         for (int c = 0; c < V; c++) {
             zsum += z[c];
-            sum += exp((double)(z[c] - mx));
+            z[c] = expf(z[c] - mx);
+            sum += z[c];
         }
         double lse = mx + log(sum);
-        int y = target[n];
         if (y != pad) {
-            double nl = lse - z[y];
+            double nl = lse - zy;
             loss += (1.0 - eps) * nl + (eps / V) * (V * lse - zsum);
             if (nll)
                 *nll += nl;
         }
+        float inv = (float)(1.0 / sum);
         for (int c = 0; c < V; c++)
-            z[c] = (float)exp(z[c] - lse);
+            z[c] *= inv;
     }
     return loss;
 }

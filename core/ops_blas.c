@@ -67,3 +67,13 @@ void blas_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+
+void blas_set_threads(int n)
+{
+    openblas_set_num_threads(n > 0 ? n : 1);
+}
+
+int blas_threads(void)
+{
+    return openblas_get_num_threads();
+}

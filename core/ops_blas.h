@@ -20,4 +20,9 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout, const
 void blas_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 
+/* OpenBLAS's thread count for the whole process. Core never calls this on its own: the
+ * executable (a command, a benchmark, a test) decides. */
+void blas_set_threads(int n);
+int blas_threads(void);
+
 #endif

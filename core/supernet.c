@@ -240,6 +240,7 @@ Supernet *supernet_new(const ModelConfig *cfg, int max_tokens, uint64_t seed, Mo
         return NULL;
     }
     init_params(s, seed);
+    ffn_init_params(&s->ffn, s->params, seed);
     return s;
 }
 
@@ -270,8 +271,17 @@ void supernet_destroy(Supernet **sp)
 const ModelConfig *supernet_config(const Supernet *s) { return &s->cfg; }
 int supernet_max_tokens(const Supernet *s) { return s->max_tokens; }
 size_t supernet_nparams(const Supernet *s) { return s->lay.total; }
-float *supernet_params(Supernet *s) { return s->params; }
-float *supernet_grads(Supernet *s) { return s->grads; }
+float *supernet_params(Supernet *s)
+{
+    supernet_params_changed(s);
+    return s->params;
+}
+
+float *supernet_grads(Supernet *s)
+{
+    supernet_flush_grads(s);
+    return s->grads;
+}
 float *supernet_adam_m(Supernet *s) { return s->adam_m; }
 float *supernet_adam_v(Supernet *s) { return s->adam_v; }
 int supernet_ntensors(const Supernet *s) { return s->lay.n; }
@@ -299,6 +309,7 @@ float *supernet_positions(Supernet *s, int decoder, int *rows, int *cols)
 
 void supernet_zero_grads(Supernet *s)
 {
+    ffn_zero_grads(&s->ffn);
     memset(s->grads, 0, s->lay.total * sizeof(float));
 }
 

@@ -49,6 +49,10 @@ void supernet_destroy(Supernet **s);
 const ModelConfig *supernet_config(const Supernet *s);
 int    supernet_max_tokens(const Supernet *s);
 size_t supernet_nparams(const Supernet *s);
+/* MoS caches the mixed FFN weights W(a) and defers pushing their gradient to the experts and
+ * routers. So: supernet_params counts as "the parameters may change now" (supernet_params_changed),
+ * supernet_grads flushes (supernet_flush_grads) — take these pointers after the steps, not
+ * before. With mos none both are plain accessors. */
 float *supernet_params(Supernet *s);
 float *supernet_grads(Supernet *s);
 float *supernet_adam_m(Supernet *s);
@@ -65,6 +69,21 @@ int supernet_find_tensor(const Supernet *s, const char *name);
 float *supernet_positions(Supernet *s, int decoder, int *rows, int *cols);
 void supernet_zero_grads(Supernet *s);
 
+/* ---- MoS (core/supernet_mos.c) ----------------------------------------------------------- */
+
+/* Pushes the accumulated gradient of the mixed FFN weights into the expert and router gradients
+ * (call before reading the gradient block through a pointer taken earlier). */
+void supernet_flush_grads(Supernet *s);
+/* The parameters were changed through a pointer taken earlier (optimizer, load, finite
+ * differences): flushes, then forgets the cached W(a) so the next step mixes afresh. */
+void supernet_params_changed(Supernet *s);
+
+/* Writes subnet a of src (any mos kind) into dst, a supernet with mos none whose space has the
+ * same maxima, vocabulary and model options: every tensor dst shares by name with src is copied,
+ * each FFN gets W(a), b(a) in its slice (zero elsewhere). dst's outputs for a then equal src's
+ * (dst is only meaningful for a). -1 with err when the two do not match. */
+int supernet_collapse(Supernet *src, const Arch *a, Supernet *dst, MosErr *err);
+
 /* One batch through subnet a (a must be valid for the config's space; b->B·Ts and b->B·Tt at
  * most max_tokens, Ts and Tt at most max_positions). train = 1: dropout from rng (required
  * when dropout > 0) and gradients ACCUMULATED into supernet_grads (of the summed loss: the
@@ -76,7 +95,7 @@ double supernet_step(Supernet *s, const Arch *a, const Batch *b, int train, Rng 
 
 /* Decoding options as fairseq: beam 1 is greedy; hypotheses are ranked by
  * sum log p / len^lenpen (len counts the eos); at most max_len_a * src_len + max_len_b tokens
- * (capped by max_positions - 1). */
+ * (capped by max_positions - 1); eos is not proposed before min_len tokens (0: any time). */
 #define DECODE_MAX_BEAM 64
 
 typedef struct DecodeOpts {
@@ -84,6 +103,7 @@ typedef struct DecodeOpts {
     float lenpen;
     int max_len_a;
     int max_len_b;
+    int min_len;
 } DecodeOpts;
 
 /* Translates one source sentence (ids without bos/eos; the model appends eos) with subnet a,

@@ -180,16 +180,16 @@ static void decoder_step(Supernet *s, const Arch *a, const int *tok, int K, int 
 /* ---- beam search ------------------------------------------------------------------------- */
 
 /* The 2K best (hypothesis, token) continuations by cumulative score, best first, among the
- * Kact live hypotheses; pad and bos are never proposed; only_eos forces the end. Returns how
- * many were found. */
+ * Kact live hypotheses; pad and bos are never proposed; only_eos forces the end, no_eos forbids
+ * it (min_len). Returns how many were found. */
 static int top_candidates(DecodeWs *w, int Kact, int K2, int V, int pad, int bos, int eos,
-                          int only_eos)
+                          int only_eos, int no_eos)
 {
     int n = 0;
     for (int k = 0; k < Kact; k++) {
         const float *lp = w->logits + (size_t)k * V;
         for (int v = only_eos ? eos : 0; v < (only_eos ? eos + 1 : V); v++) {
-            if (v == pad || v == bos)
+            if (v == pad || v == bos || (no_eos && v == eos))
                 continue;
             float sc = w->score[k] + lp[v];
             if (n == K2 && sc <= w->cand_s[n - 1])
@@ -232,7 +232,8 @@ static void reorder(Supernet *s, const int *from, int K, int t, int layers)
 
 /* Runs the search over an encoded source of Ts positions; returns the best hypothesis' length
  * (tokens in w->best, eos excluded). */
-static int beam_search(Supernet *s, const Arch *a, int K, float lenpen, int maxlen, int Ts)
+static int beam_search(Supernet *s, const Arch *a, int K, float lenpen, int maxlen, int minlen,
+                       int Ts)
 {
     DecodeWs *w = &s->dws;
     const ModelConfig *c = &s->cfg;
@@ -244,7 +245,7 @@ static int beam_search(Supernet *s, const Arch *a, int K, float lenpen, int maxl
     for (int t = 0; t <= maxlen && Kact > 0 && nfinal < K; t++) {
         decoder_step(s, a, last, Kact, t, Ts);
         int n = top_candidates(w, Kact, 2 * K, s->V, c->pad_id, c->bos_id, c->eos_id,
-                               t == maxlen);
+                               t == maxlen, t < minlen && t < maxlen);
         int next = 0;
         for (int i = 0; i < n && next < K; i++) {
             int k = w->cand_k[i], v = w->cand_v[i];
@@ -308,7 +309,7 @@ int supernet_decode(Supernet *s, const Arch *a, const int *src, int src_len,
         linear_forward(w->ckv[l], kv, v->ekv.w, v->ekv.ldw, v->ekv.b, v->nblk * Ts, v->de,
                        2 * s->Q);
     }
-    int n = beam_search(s, a, K, o->lenpen, (int)maxlen, Ts);
+    int n = beam_search(s, a, K, o->lenpen, (int)maxlen, o->min_len, Ts);
     n = n < max_out ? n : max_out;
     memcpy(out, w->best, (size_t)(n > 0 ? n : 0) * sizeof(int));
     return n;
@@ -375,7 +376,7 @@ void supernet_latency_decode(Supernet *s, const Arch *a, int Ts, int beam, int s
     }
     for (int t = 0; t < steps; t++) {
         decoder_step(s, a, last, K, t, Ts);
-        int n = top_candidates(w, K, 2 * K, s->V, c->pad_id, c->bos_id, c->eos_id, 0);
+        int n = top_candidates(w, K, 2 * K, s->V, c->pad_id, c->bos_id, c->eos_id, 0, 0);
         int next = 0;
         for (int i = 0; i < n && next < K; i++) {
             if (w->cand_v[i] == c->eos_id)

@@ -9,7 +9,7 @@
 #include "ops.h"
 #include "supernet.h"
 
-#define XENT_CHUNK 256   /* rows of logits computed at once by the loss head */
+#define XENT_CHUNK 512   /* rows of logits computed at once by the loss head */
 
 typedef struct LinP { size_t w, b; int out, in; } LinP;   /* (out_max, in_max) + bias */
 typedef struct LnP { size_t g, b; } LnP;

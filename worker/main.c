@@ -25,6 +25,7 @@ static const Command *const commands[] = {
     &cmd_extract,
     &cmd_translate,
     &cmd_dash,
+    &cmd_bench,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -321,6 +321,13 @@ static void greedy_matches_full_forward(int which, int pre_ln)
         tin[t + 1] = best;
     }
     assert_int_equal(n, t);
+    /* min_len holds eos back; max_len_b (with a = 0) caps the length */
+    DecodeOpts fixed = {.beam = 2, .lenpen = 1.0f, .max_len_a = 0, .max_len_b = 6, .min_len = 6};
+    assert_int_equal(supernet_decode(s, &a, src, 4, &fixed, got, 16), 6);
+    for (int i = 0; i < 6; i++)
+        assert_true(got[i] != c.eos_id && got[i] != c.pad_id && got[i] != c.bos_id);
+    fixed.max_len_b = 3;
+    assert_int_equal(supernet_decode(s, &a, src, 4, &fixed, got, 2), 2);   /* max_out cuts */
     supernet_destroy(&s);
 }
 

@@ -24,8 +24,14 @@ try:
 except ImportError:
     sys.exit("torch_ref: python3-torch is missing (scripts/setup.sh --test installs it)")
 
-torch.set_num_threads(1)
 DT = torch.float64
+# Dropout (p, attention p) for benchmarks; the cross-check runs without dropout.
+DROPOUT = [0.0, 0.0]
+
+
+def drop(x, attention=False):
+    p = DROPOUT[1] if attention else DROPOUT[0]
+    return torch.nn.functional.dropout(x, p) if p > 0 else x
 
 
 def read_safetensors(path):
@@ -47,9 +53,9 @@ def read_safetensors(path):
 def sinusoid(rows, dim, pad):
     half = dim // 2
     step = math.log(10000.0) / (half - 1)
-    freq = torch.exp(torch.arange(half, dtype=DT) * -step)
-    ang = torch.arange(rows, dtype=DT)[:, None] * freq[None, :]
-    table = torch.cat([torch.sin(ang), torch.cos(ang)], dim=1)
+    freq = torch.exp(torch.arange(half, dtype=torch.float64) * -step)
+    ang = torch.arange(rows, dtype=torch.float64)[:, None] * freq[None, :]
+    table = torch.cat([torch.sin(ang), torch.cos(ang)], dim=1).to(DT)
     if dim % 2:
         table = torch.cat([table, torch.zeros(rows, 1, dtype=DT)], dim=1)
     table[pad] = 0
@@ -83,7 +89,7 @@ def attend(q, k, v, heads, key_pad=None, causal=False):
         s = s.masked_fill(key_pad[:, None, None, :], float("-inf"))
     if causal:
         s = s.masked_fill(torch.ones(Tq, Tk, dtype=torch.bool).triu(1), float("-inf"))
-    p = torch.softmax(s, dim=-1)
+    p = drop(torch.softmax(s, dim=-1), attention=True)
     return (p @ v).transpose(1, 2).reshape(B, Tq, Q)
 
 
@@ -95,8 +101,8 @@ def self_attention(x, P, pre, d, Q, heads, key_pad, causal):
 
 def sublayer(x, body, P, ln, d, pre_ln):
     if pre_ln:
-        return x + body(layer_norm(x, P, ln, d))
-    return layer_norm(x + body(x), P, ln, d)
+        return x + drop(body(layer_norm(x, P, ln, d)))
+    return layer_norm(x + drop(body(x)), P, ln, d)
 
 
 def ffn(x, P, pre, d, f):
@@ -106,7 +112,8 @@ def ffn(x, P, pre, d, f):
 def encoder(P, cfg, a, src):
     d, Q, pad = a["enc_embed"], cfg["qkv"], cfg["pad"]
     pos = sinusoid(pad + 2 + src.shape[1], cfg["De"], pad)
-    x = math.sqrt(d) * P["embed_tokens.weight"][src][..., :d] + pos[positions(src, pad)][..., :d]
+    x = drop(math.sqrt(d) * P["embed_tokens.weight"][src][..., :d]
+             + pos[positions(src, pad)][..., :d])
     key_pad = src == pad
     outs = []
     for l in range(a["enc_layers"]):
@@ -137,8 +144,8 @@ def loss_of(P, cfg, a, src, tgt_in, tgt_out):
     enc = encoder(P, cfg, a, src)
     d, Q, pad = a["dec_embed"], cfg["qkv"], cfg["pad"]
     pos = sinusoid(pad + 2 + tgt_in.shape[1], cfg["Dd"], pad)
-    x = (math.sqrt(d) * P["embed_tokens.weight"][tgt_in][..., :d]
-         + pos[positions(tgt_in, pad)][..., :d])
+    x = drop(math.sqrt(d) * P["embed_tokens.weight"][tgt_in][..., :d]
+             + pos[positions(tgt_in, pad)][..., :d])
     src_pad = src == pad
     for l in range(a["dec_layers"]):
         p = "decoder.layers.%d" % l
@@ -189,7 +196,43 @@ def check_file(path):
     return bad
 
 
+def make_params(cfg, dtype=torch.float32):
+    """Random parameters with mos's names and max-dim shapes (cfg: De, Dd, Fe, Fd, Le, Ld,
+    qkv, vocab, pre_ln) for benchmarks."""
+    Q, P = cfg["qkv"], {}
+
+    def lin(name, out_dim, in_dim):
+        P[name + ".weight"] = torch.randn(out_dim, in_dim, dtype=dtype) * in_dim ** -0.5
+        P[name + ".bias"] = torch.zeros(out_dim, dtype=dtype)
+
+    def ln(name, d):
+        P[name + ".weight"] = torch.ones(d, dtype=dtype)
+        P[name + ".bias"] = torch.zeros(d, dtype=dtype)
+
+    Dm = max(cfg["De"], cfg["Dd"])
+    P["embed_tokens.weight"] = torch.randn(cfg["vocab"], Dm, dtype=dtype) * Dm ** -0.5
+    for stack, D, F, L in (("encoder", cfg["De"], cfg["Fe"], cfg["Le"]),
+                           ("decoder", cfg["Dd"], cfg["Fd"], cfg["Ld"])):
+        for i in range(L):
+            p = "%s.layers.%d" % (stack, i)
+            lin(p + ".self_attn.in_proj", 3 * Q, D)
+            lin(p + ".self_attn.out_proj", D, Q)
+            ln(p + ".self_attn_layer_norm", D)
+            if stack == "decoder":
+                lin(p + ".encoder_attn.q_proj", Q, D)
+                lin(p + ".encoder_attn.kv_proj", 2 * Q, cfg["De"])
+                lin(p + ".encoder_attn.out_proj", D, Q)
+                ln(p + ".encoder_attn_layer_norm", D)
+            lin(p + ".fc1", F, D)
+            lin(p + ".fc2", D, F)
+            ln(p + ".final_layer_norm", D)
+        if cfg["pre_ln"]:
+            ln(stack + ".layer_norm", D)
+    return P
+
+
 def main():
+    torch.set_num_threads(1)
     if len(sys.argv) != 2:
         sys.exit("usage: torch_ref.py TORCH_DUMP_EXE")
     with tempfile.TemporaryDirectory() as tmp:
