@@ -340,6 +340,26 @@ void arch_features(const SearchSpace *s, const Arch *a, float out[ARCH_FEATURES]
         out[k] /= norm[k];
 }
 
+long arch_params(const Arch *a, int vocab, int qkv_dim)
+{
+    long Q = qkv_dim, de = a->enc_embed, dd = a->dec_embed;
+    long n = (long)vocab * (de > dd ? de : dd);
+    for (int l = 0; l < a->enc_layers; l++) {
+        long F = a->enc_ffn[l];
+        n += 3 * Q * de + 3 * Q + de * Q + de;          /* self-attention */
+        n += de * F + F + F * de + de;                  /* FFN */
+        n += 2 * 2 * de;                                /* two LayerNorms */
+    }
+    for (int l = 0; l < a->dec_layers; l++) {
+        long F = a->dec_ffn[l];
+        n += 3 * Q * dd + 3 * Q + dd * Q + dd;          /* self-attention */
+        n += Q * dd + Q + 2 * Q * de + 2 * Q + dd * Q + dd;   /* encoder-decoder attention */
+        n += dd * F + F + F * dd + dd;                  /* FFN */
+        n += 3 * 2 * dd;                                /* three LayerNorms */
+    }
+    return n;
+}
+
 /* ---- mutation and crossover ---------------------------------------------------------------- */
 
 /* Makes a child valid after gene-wise operators: a gene that is not in its list (a parent from

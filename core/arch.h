@@ -101,6 +101,12 @@ void arch_features(const SearchSpace *s, const Arch *a, float out[ARCH_FEATURES]
 void arch_features_raw(const Arch *a, float out[ARCH_FEATURES]);
 void arch_feature_norms(const SearchSpace *s, float out[ARCH_FEATURES]);
 
+/* Parameters of the plain subnet a (its extracted model): the shared embedding / output table
+ * (vocab x the larger embed dim), and per layer the attention projections at the fixed qkv dim
+ * (in-projections qkv_dim x d, out-projection d x qkv_dim, with biases), the FFN and the
+ * LayerNorms (two per encoder layer, three per decoder layer). Positions are sinusoidal (none). */
+long arch_params(const Arch *a, int vocab, int qkv_dim);
+
 /* HAT's evolution operators: resample each gene with probability p (may redraw the same value);
  * take each gene from either parent with probability 1/2. Children are always valid. */
 void arch_mutate(const SearchSpace *s, Rng *r, float p, const Arch *parent, Arch *child);

@@ -227,12 +227,64 @@ static int parse_bool(const char *s, int *out)
     return -1;
 }
 
+static int set_enum(const ConfigOption *o, int *out, char **items, int n, const Where *w,
+                    MosErr *err)
+{
+    char msg[160];
+    for (int k = 0; n == 1 && o->names[k]; k++) {
+        char idx[16];
+        snprintf(idx, sizeof idx, "%d", k);   /* MoS writes sandwich-rule: 1 */
+        if (strcmp(items[0], o->names[k]) == 0 || strcmp(items[0], idx) == 0)
+            return *out = k, 0;
+    }
+    snprintf(msg, sizeof msg, "expected one of %s", o->names[0]);
+    for (int k = 1; o->names[k]; k++)
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s",
+                 o->names[k + 1] ? ", " : " or ", o->names[k]);
+    return where_err(err, w, msg);
+}
+
+static int set_choices(const ConfigOption *o, Choices *ch, char **items, int n, const Where *w,
+                       MosErr *err)
+{
+    char msg[160];
+    double v;
+    if (n < 1 || n > ARCH_MAX_CHOICES) {
+        snprintf(msg, sizeof msg, "expected 1 to %d values, got %d", ARCH_MAX_CHOICES, n);
+        return where_err(err, w, msg);
+    }
+    for (int i = 0; i < n; i++) {
+        if (parse_number(o, items[i], &v) < 0) {
+            range_msg(o, msg, sizeof msg);
+            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), ", got '%s'", items[i]);
+            return where_err(err, w, msg);
+        }
+        ch->v[i] = (int)v;
+        for (int j = 0; j < i; j++)
+            if (ch->v[j] == ch->v[i])
+                return where_err(err, w, "a value is listed twice");
+    }
+    ch->n = n;
+    return 0;
+}
+
+static int set_u64(unsigned long long *out, char **items, int n, const Where *w, MosErr *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long u = n == 1 ? strtoull(items[0], &end, 10) : 0;
+    if (n != 1 || items[0][0] == '\0' || items[0][0] == '-' || *end || errno)
+        return where_err(err, w, "expected a non-negative integer");
+    *out = u;
+    return 0;
+}
+
 /* Sets option o in c from n scalar items (a YAML sequence, a "(a, b)" tuple or one scalar). */
 static int option_set(const ConfigOption *o, RunConfig *c, char **items, int n, const Where *w,
                       MosErr *err)
 {
     char *base = (char *)c + o->off, msg[160];
-    double v;
+    double v, v2;
     switch (o->type) {
     case CT_INT:
     case CT_FLOAT:
@@ -243,60 +295,22 @@ static int option_set(const ConfigOption *o, RunConfig *c, char **items, int n, 
         else
             *(float *)base = (float)v;
         return 0;
-    case CT_U64: {
-        char *end;
-        errno = 0;
-        unsigned long long u = n == 1 ? strtoull(items[0], &end, 10) : 0;
-        if (n != 1 || items[0][0] == '\0' || items[0][0] == '-' || *end || errno)
-            return where_err(err, w, "expected a non-negative integer");
-        *(unsigned long long *)base = u;
-        return 0;
-    }
+    case CT_U64:
+        return set_u64((unsigned long long *)base, items, n, w, err);
     case CT_BOOL:
         if (n != 1 || parse_bool(items[0], (int *)base) < 0)
             return where_err(err, w, "expected true or false");
         return 0;
     case CT_ENUM:
-        for (int k = 0; n == 1 && o->names[k]; k++) {
-            char idx[16];
-            snprintf(idx, sizeof idx, "%d", k);   /* MoS writes sandwich-rule: 1 */
-            if (strcmp(items[0], o->names[k]) == 0 || strcmp(items[0], idx) == 0)
-                return *(int *)base = k, 0;
-        }
-        snprintf(msg, sizeof msg, "expected one of %s", o->names[0]);
-        for (int k = 1; o->names[k]; k++)
-            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s",
-                     o->names[k + 1] ? ", " : " or ", o->names[k]);
-        return where_err(err, w, msg);
-    case CT_CHOICES: {
-        Choices *ch = (Choices *)base;
-        if (n < 1 || n > ARCH_MAX_CHOICES) {
-            snprintf(msg, sizeof msg, "expected 1 to %d values, got %d", ARCH_MAX_CHOICES, n);
-            return where_err(err, w, msg);
-        }
-        for (int i = 0; i < n; i++) {
-            if (parse_number(o, items[i], &v) < 0) {
-                range_msg(o, msg, sizeof msg);
-                snprintf(msg + strlen(msg), sizeof msg - strlen(msg), ", got '%s'", items[i]);
-                return where_err(err, w, msg);
-            }
-            ch->v[i] = (int)v;
-            for (int j = 0; j < i; j++)
-                if (ch->v[j] == ch->v[i])
-                    return where_err(err, w, "a value is listed twice");
-        }
-        ch->n = n;
-        return 0;
-    }
-    case CT_PAIR: {
-        float *f = (float *)base;
-        double b;
-        if (n != 2 || parse_number(o, items[0], &v) < 0 || parse_number(o, items[1], &b) < 0)
+        return set_enum(o, (int *)base, items, n, w, err);
+    case CT_CHOICES:
+        return set_choices(o, (Choices *)base, items, n, w, err);
+    case CT_PAIR:
+        if (n != 2 || parse_number(o, items[0], &v) < 0 || parse_number(o, items[1], &v2) < 0)
             return where_err(err, w, "expected two numbers in [0, 1), e.g. (0.9, 0.98)");
-        f[0] = (float)v;
-        f[1] = (float)b;
+        ((float *)base)[0] = (float)v;
+        ((float *)base)[1] = (float)v2;
         return 0;
-    }
     case CT_IGNORED:
     case CONFIG_TYPE_COUNT:
         break;

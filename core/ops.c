@@ -281,7 +281,67 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
     }
 }
 
-/* ---- label-smoothed cross-entropy -------------------------------------------------------- */
+/* ---- exp and label-smoothed cross-entropy ------------------------------------------------ */
+
+static inline float exp_neg(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    /* round to nearest by the 1.5·2^23 trick (floorf would stop the loops vectorizing) */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+float ops_exp(float x)
+{
+    return exp_neg(x);
+}
+
+#define LANES 16
+
+/* Row max and sum in LANES independent partial results so that the loops vectorize. */
+static float row_max(const float *z, int V)
+{
+    float m[LANES];
+    for (int l = 0; l < LANES; l++)
+        m[l] = z[0];
+    int c = 0;
+    for (; c + LANES <= V; c += LANES)
+        for (int l = 0; l < LANES; l++)
+            m[l] = z[c + l] > m[l] ? z[c + l] : m[l];
+    for (; c < V; c++)
+        m[0] = z[c] > m[0] ? z[c] : m[0];
+    float mx = m[0];
+    for (int l = 1; l < LANES; l++)
+        mx = m[l] > mx ? m[l] : mx;
+    return mx;
+}
+
+static double row_sum(const float *z, int V)
+{
+    float a[LANES] = {0};
+    int c = 0;
+    for (; c + LANES <= V; c += LANES)
+        for (int l = 0; l < LANES; l++)
+            a[l] += z[c + l];
+    double s = 0.0;
+    for (; c < V; c++)
+        s += z[c];
+    for (int l = 0; l < LANES; l++)
+        s += a[l];
+    return s;
+}
 
 double xent_forward(float *logits, const int *target, int N, int V, float eps, int pad,
                     double *nll)
@@ -289,17 +349,13 @@ double xent_forward(float *logits, const int *target, int N, int V, float eps, i
     double loss = 0.0;
     for (int n = 0; n < N; n++) {
         float *z = logits + (size_t)n * V;
-        float mx = z[0];
-        for (int c = 1; c < V; c++)
-            mx = z[c] > mx ? z[c] : mx;
+        float mx = row_max(z, V);
         int y = target[n];
         float zy = z[y];
-        double sum = 0.0, zsum = 0.0;
-        for (int c = 0; c < V; c++) {
-            zsum += z[c];
-            z[c] = expf(z[c] - mx);
-            sum += z[c];
-        }
+        double zsum = row_sum(z, V);
+        for (int c = 0; c < V; c++)
+            z[c] = exp_neg(z[c] - mx);
+        double sum = row_sum(z, V);
         double lse = mx + log(sum);
         if (y != pad) {
             double nl = lse - zy;

@@ -74,6 +74,11 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                         const float *k, const float *v, const AttnDims *d, float p,
                         const Rng *rng_saved, float *scratch);
 
+/* exp(x) for x <= 0 (x < -87 is treated as -87), written so that loops over it vectorize:
+ * Cody-Waite reduction x = n·ln2 + r, |r| <= ln2/2, degree-7 polynomial for e^r, 2^n from the
+ * exponent bits. Relative error below 3e-7 (tests/core/test_ops.c). */
+float ops_exp(float x);
+
 /* Label-smoothed cross-entropy as fairseq (HAT era): per row with target y != pad,
  * loss = (1 - eps) · (-log p_y) + (eps / V) · sum_v (-log p_v).
  * Forward: logits (N, V) are replaced by probabilities; returns the summed loss over non-pad

@@ -446,6 +446,8 @@ int predictor_load(Predictor *p, const char *path, MosErr *err)
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     memset(p, 0, sizeof *p);
+    if (!root && je.line < 1)
+        return err_set(err, "%s: %s", path, je.text);
     if (!root)
         return err_set(err, "%s:%d: %s", path, je.line, je.text);
     int rc = load_body(p, root, err);

@@ -139,8 +139,9 @@ static void path_init(Path *p, const char *root)
 
 /* ---- UTF-8 -------------------------------------------------------------------------------- */
 
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF), as Python's decoder demands. */
-bool utf8_valid(const unsigned char *s, size_t n)
+/* Length of the longest prefix of s that is strict UTF-8 (no overlongs, no surrogates,
+ * <= U+10FFFF), as Python's decoder demands. */
+static size_t utf8_prefix(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -151,19 +152,26 @@ bool utf8_valid(const unsigned char *s, size_t n)
         else if ((c & 0xe0) == 0xc0) { k = 1; cp = c & 0x1f; min = 0x80; }
         else if ((c & 0xf0) == 0xe0) { k = 2; cp = c & 0x0f; min = 0x800; }
         else if ((c & 0xf8) == 0xf0) { k = 3; cp = c & 0x07; min = 0x10000; }
-        else return false;
+        else return i;
         if (n - i <= k)
-            return false;
+            return i;
         for (size_t j = 1; j <= k; j++) {
             if ((s[i + j] & 0xc0) != 0x80)
-                return false;
+                return i;
             cp = (cp << 6) | (s[i + j] & 0x3f);
         }
         if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
+            return i;
         i += k + 1;
     }
-    return true;
+    return n;
+}
+
+bool utf8_valid(const unsigned char *s, size_t n) { return utf8_prefix(s, n) == n; }
+
+void msg_utf8_trim(char *s)
+{
+    s[utf8_prefix((const unsigned char *)s, strlen(s))] = '\0';
 }
 
 /* ---- the output buffer -------------------------------------------------------------------- */
@@ -401,4 +409,5 @@ void msg_reply_error(MsgReply *r, int64_t id, ProtoCode code, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(r->error.msg, sizeof r->error.msg, fmt, ap);
     va_end(ap);
+    msg_utf8_trim(r->error.msg);         /* truncation may have cut a character */
 }

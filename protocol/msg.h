@@ -165,6 +165,10 @@ int msg_reply_decode(const void *buf, size_t n, MsgReply *r, ProtoErr *e);
 void msg_reply_error(MsgReply *r, int64_t id, ProtoCode code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Cuts s (NUL-terminated) at its first byte that is not part of valid UTF-8, so that it can be
+ * encoded: use it on text from files or after a truncating snprintf. */
+void msg_utf8_trim(char *s);
+
 /* Generic record codec, for tools and tests: encodes/decodes one record map. */
 int msg_rec_encode(const RecDesc *d, const void *rec, MsgBuf *b, ProtoErr *e);
 int msg_rec_decode(const RecDesc *d, const void *buf, size_t n, void *rec, ProtoErr *e);

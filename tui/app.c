@@ -85,16 +85,23 @@ static void app_flash(App *a, const char *fmt, ...)
 
 /* ---- endpoints and sources --------------------------------------------------------------- */
 
+static void str_copy(char *dst, size_t size, const char *src, size_t len)
+{
+    len = len < size - 1 ? len : size - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 int app_parse_endpoint(const char *arg, char *pub, size_t pub_len, char *ctl, size_t ctl_len)
 {
     const char *comma = strchr(arg, ',');
     if (comma) {
-        snprintf(pub, pub_len, "%.*s", (int)(comma - arg), arg);
-        snprintf(ctl, ctl_len, "%s", comma + 1);
+        str_copy(pub, pub_len, arg, (size_t)(comma - arg));
+        str_copy(ctl, ctl_len, comma + 1, strlen(comma + 1));
         return pub[0] && ctl[0] ? 0 : -1;
     }
-    snprintf(pub, pub_len, "%s", arg);
     size_t n = strlen(arg);
+    str_copy(pub, pub_len, arg, n);
     if (strncmp(arg, "ipc://", 6) == 0 && n > 4 && strcmp(arg + n - 4, ".pub") == 0) {
         snprintf(ctl, ctl_len, "%.*s.ctl", (int)(n - 4), arg);
         return 0;
@@ -629,7 +636,10 @@ static void draw_keybar(App *a, Rect r, double now)
 
 static void draw_help(void)
 {
-    int h = LINES - 2 < keymap_count + 4 ? LINES - 2 : keymap_count + 4;
+    int lines = 0;   /* bindings with the same help share a line */
+    for (int i = 0; i < keymap_count; i++)
+        lines += i == 0 || strcmp(keymap[i - 1].help, keymap[i].help) != 0;
+    int h = LINES - 2 < lines + 2 ? LINES - 2 : lines + 2;
     int w = COLS - 4 < 78 ? COLS - 4 : 78;
     if (h < 5 || w < 30)
         return;
@@ -695,11 +705,14 @@ static int app_drain(App *a, double now)
     return more;
 }
 
-static void app_poll(App *a, int timeout_ms)
+/* Waits for input. While a change waits for its frame (at most APP_FPS frames a second), only
+ * the keyboard is watched: messages queue in ZeroMQ and are drained in one go at the frame,
+ * so a busy worker costs a few wake-ups per frame, not one per message. */
+static void app_poll(App *a, int timeout_ms, int sockets)
 {
     zmq_pollitem_t items[APP_MAX_CONNECT * 2 + 1];
     int n = 0;
-    for (int i = 0; i < a->nsrc; i++)
+    for (int i = 0; sockets && i < a->nsrc; i++)
         n += source_pollitems(a->src[i], items + n, APP_MAX_CONNECT * 2 - n);
     items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = STDIN_FILENO, .events = ZMQ_POLLIN };
     zmq_poll(items, n, timeout_ms);   /* EINTR (SIGWINCH, quit signals) just ends the wait */
@@ -738,7 +751,8 @@ int app_run(App *a)
         int changed = a->dirty || a->store->version != a->drawn_version;
         if ((changed && now - a->last_draw >= 1.0 / APP_FPS) || now - a->last_draw >= 1.0)
             app_draw(a, now);
-        app_poll(a, more ? 0 : app_timeout(a, now));
+        int waiting = a->dirty || a->store->version != a->drawn_version;
+        app_poll(a, more ? 0 : app_timeout(a, app_clock()), !waiting);
     }
     crt_done();
     if (warn[0])

@@ -60,13 +60,14 @@ static void gates_layer(int y, Rect in, const MsgGates *g, const MsgGateLayer *l
     n = n < experts ? n : experts;
     int x = in.x;
     x += widget_text(y, x, in.w, ROLE_MAIN_FG, "%s%-2lld ", l->stack, (long long)l->layer);
-    int hist_w = l->hist_n > 0 ? (int)l->hist_n + 1 : 0;
-    int nums_w = 5 * n;
-    int bar_w = in.x + in.w - x - nums_w - hist_w;
-    if (bar_w < 4) {
-        nums_w = hist_w = 0;
-        bar_w = in.x + in.w - x;
-    }
+    int hist_w = l->hist_n > 0 ? (int)(l->hist_n < PROTO_BINS_MAX ? l->hist_n : PROTO_BINS_MAX) + 1
+                               : 0;
+    int nums_w = 5 * n, room = in.x + in.w - x;
+    if (room - nums_w - hist_w < 8)     /* narrow: drop the numbers first, then the histogram */
+        nums_w = 0;
+    if (room - hist_w < 8)
+        hist_w = 0;
+    int bar_w = room - nums_w - hist_w;
     gates_stacked(y, x, bar_w, frac, n);
     x += bar_w;
     for (int e = 0; nums_w && e < n; e++)
@@ -95,7 +96,7 @@ void panel_gates_draw(Rect r, const Store *s, const View *v)
     }
     const MsgGates *g = &w->gates;
     if (g->experts <= 1 || g->layers_n == 0) {
-        widget_waiting(in, "this supernet has no MoS (1 expert): nothing to route");
+        widget_waiting(in, "this supernet has no MoS (1 expert)");
         return;
     }
     gates_header(in, g);

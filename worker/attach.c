@@ -179,13 +179,15 @@ static int on_status(Follow *f, const MsgStatus *s, const Msg *m)
     return -1;
 }
 
-/* After the worker process is gone: the exit code its last known state implies. */
+/* After the worker process is gone: the exit code its last known state implies (3: it was gone
+ * before anything was heard from it). */
 static int gone(const Follow *f, MosErr *err)
 {
+    if (!f->state[0])
+        return 3;
     if (strcmp(f->state, "done") == 0)
         return 0;
-    err_set(err, "the worker exited (last state: %s); see its worker.log",
-            f->state[0] ? f->state : "unknown");
+    err_set(err, "the worker exited (last state: %s); see its worker.log", f->state);
     return 1;
 }
 

@@ -35,7 +35,7 @@ typedef struct FollowOpts {
 
 /* Follows the worker until its job ends: prints the snapshot summary, then every update, and
  * returns 0 when the job finished (done), 1 when it failed or the worker went away, 2 on
- * interrupt (SIGINT). */
+ * interrupt (SIGINT), 3 when the worker was already gone (e.g. exiting) before it answered. */
 int attach_follow(const Target *t, const FollowOpts *o, MosErr *err);
 
 /* Prints every record of run_dir/events.msgpack (a finished run). Returns 0, or -1 with err. */

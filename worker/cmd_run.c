@@ -49,6 +49,11 @@ static int follow(const char *dir, double timeout_s)
     }
     FollowOpts o = { .jsonl = 0, .timeout_s = timeout_s };
     int rc = attach_follow(&t, &o, &err);
+    if (rc == 3) {
+        fprintf(stderr, "mos run: the worker exited before it answered; see %s/worker.log\n",
+                dir);
+        return 1;
+    }
     if (rc == 1 && err.msg[0])
         fprintf(stderr, "mos run: %s\n", err.msg);
     if (rc == 2)

@@ -20,15 +20,15 @@ static int run_watch(const Args *a)
         fprintf(stderr, "mos watch: %s\n", err.msg);
         return 1;
     }
-    if (found > 0) {
-        if (attach_replay(t.run_dir, args_flag(a, "jsonl"), &err) < 0) {
+    FollowOpts o = { .jsonl = args_flag(a, "jsonl"), .timeout_s = args_float(a, "timeout") };
+    int rc = found > 0 ? 3 : attach_follow(&t, &o, &err);
+    if (rc == 3) {   /* no live worker (or it exited before answering): the log has it all */
+        if (attach_replay(t.run_dir, o.jsonl, &err) < 0) {
             fprintf(stderr, "mos watch: %s\n", err.msg);
             return 1;
         }
         return 0;
     }
-    FollowOpts o = { .jsonl = args_flag(a, "jsonl"), .timeout_s = args_float(a, "timeout") };
-    int rc = attach_follow(&t, &o, &err);
     if (rc == 1 && err.msg[0])
         fprintf(stderr, "mos watch: %s\n", err.msg);
     return rc == 2 ? 0 : rc;

@@ -16,6 +16,7 @@ extern const Command cmd_ctl;
 extern const Command cmd_watch;
 extern const Command cmd_run;
 extern const Command cmd_latency;
+extern const Command cmd_search;
 extern const Command cmd_keygen;
 extern const Command cmd_extract;
 extern const Command cmd_translate;

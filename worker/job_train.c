@@ -67,13 +67,23 @@ static TrainAction on_poll(void *ctx)
 }
 
 /* Keeps the effective config as RUN_DIR/config.yml when the run has none yet, so that resume,
- * eval and later stages read the same config. */
+ * eval and later stages read the same config; like `mos train`, a --config whose effective
+ * config differs from an existing RUN_DIR/config.yml is refused (one config per run). */
 static int keep_config(const JobEnv *env, const RunConfig *c, MosErr *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.yml", env->run_dir);
-    if (access(path, F_OK) == 0)
-        return 0;
+    if (access(path, F_OK) == 0) {
+        RunConfig have;
+        if (!env->config || runconf_load(NULL, path, &have, NULL, err) < 0)
+            return env->config ? -1 : 0;
+        char *a = config_dump_yaml(&have, 0), *b = config_dump_yaml(c, 0);
+        int same = a && b && strcmp(a, b) == 0;
+        free(a);
+        free(b);
+        return same ? 0 : err_set(err, "%s exists and differs from %s (use a new run directory, "
+                                  "or edit %s)", path, env->config, path);
+    }
     char *text = config_dump_yaml(c, 1);
     FILE *f = text ? fopen(path, "w") : NULL;
     int rc = 0;

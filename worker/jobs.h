@@ -8,8 +8,14 @@
 
 int job_prepare_run(const JobEnv *env, MosErr *err);
 int job_prepare_done(const JobEnv *env);
+int job_latency_run(const JobEnv *env, MosErr *err);
+int job_latency_done(const JobEnv *env);
+int job_search_run(const JobEnv *env, MosErr *err);
+int job_search_done(const JobEnv *env);
 
 #define JOB_STAGES \
-    { "prepare", job_prepare_run, job_prepare_done },
+    { "prepare", job_prepare_run, job_prepare_done }, \
+    { "latency", job_latency_run, job_latency_done }, \
+    { "search", job_search_run, job_search_done },
 
 #endif

@@ -18,6 +18,7 @@ static const Command *const commands[] = {
     &cmd_bleu,
     &cmd_run,
     &cmd_latency,
+    &cmd_search,
     &cmd_worker,
     &cmd_ctl,
     &cmd_watch,

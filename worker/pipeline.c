@@ -66,8 +66,13 @@ int pipeline_run(const JobEnv *env, MosErr *err)
             err_prefix(err, "%s", s->name);
             return -1;
         }
+        if (jobctl_state(env->ctl) == WSTATE_STOPPING) {
+            jobctl_log(env->ctl, "info", "%s: stopped on request", s->name);
+            break;
+        }
         jobctl_log(env->ctl, "info", "%s: finished", s->name);
     }
     jobctl_set_progress(env->ctl, "done", 0, 0, 0);
+    jobctl_set_rates(env->ctl, -1, -1, -1);   /* a finished job has no rate or ETA */
     return 0;
 }

@@ -246,8 +246,8 @@ static void worker_teardown(Worker *w)
     if (w->io)
         worker_io_close(&w->io, 1);
     if (w->ctl.reply)
-        wlog(w, "info", "worker exits: %lld commands (%lld refused, %lld dropped), %lld events "
-             "published, %lld dropped by slow subscribers", w->ctl.handled, w->ctl.refused,
+        wlog(w, "info", "worker exits: %lld commands (%lld refused, %lld malformed dropped), "
+             "%lld events published (%lld send errors)", w->ctl.handled, w->ctl.refused,
              w->ctl.dropped, w->pub.published, w->pub.send_drops);
     control_done(&w->ctl);
     publisher_close(&w->pub);
@@ -276,6 +276,7 @@ int worker_main(const WorkerOpts *o, MosErr *err)
     memset(&w, 0, sizeof w);
     w.opts = o;
     w.lock_fd = -1;
+    w.pub.log.fd = -1;   /* teardown after an early setup failure must not close fd 0 */
     if (worker_setup(&w, err) < 0) {
         char msg[MOS_ERR_LEN + 8];
         snprintf(msg, sizeof msg, "error: %s", err->msg);

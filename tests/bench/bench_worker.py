@@ -4,7 +4,8 @@
    tail is allowed and dropped), seq must continue, and training must continue from the last
    checkpoint; reports the restart time (start command to first new update) per cycle.
 2. Slowdown with a stalled dashboard: the same tiny training (N updates) with no subscriber and
-   with two stalled ones (a SUB socket that never reads, and a SIGSTOPped `mos watch`),
+   with two stalled ones (a SUB socket that never reads, and a SIGSTOPped `mos watch`; with the
+   default N their queues overflow the high-water mark, so the PUB socket drops for them),
    alternated A B A B ...; reports seconds per update from the event log's timestamps, median
    of each, and the relative slowdown (target: <= 1 %)."""
 import argparse
@@ -20,7 +21,7 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from wkharness import Failure, check, log, read_events, run_main  # noqa: E402
+from wkharness import check, log, log_tail, read_events, run_main  # noqa: E402
 
 
 def kill_cycles(h, cycles):
@@ -41,7 +42,8 @@ def kill_cycles(h, cycles):
             recs, _ = read_events(run)
             if sum(1 for t, _ in recs if t == "train") > n_train:
                 break
-            check(time.time() - t0 < 120, f"cycle {i + 1}: training continues")
+            check(time.time() - t0 < 120 and h.alive(pid),
+                  f"cycle {i + 1}: training continues after the restart:\n{log_tail(run)}")
             time.sleep(0.02)
         restart.append(time.time() - t0)
         log(f"cycle {i + 1:2d}: {len(records)} records, torn tail {torn:4d} bytes, "
@@ -94,7 +96,9 @@ def slowdown(h, updates, pairs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cycles", type=int, default=20)
-    ap.add_argument("--updates", type=int, default=400)
+    # > 10,000 messages per run, so that a stalled subscriber overflows the PUB socket's
+    # high-water mark (10,000 messages) and the worker runs in the dropping regime
+    ap.add_argument("--updates", type=int, default=12000)
     ap.add_argument("--pairs", type=int, default=3)
     args = ap.parse_args()
     random.seed(1)

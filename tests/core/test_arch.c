@@ -348,6 +348,18 @@ static void largest_smallest_equal_hash(void **state)
     assert_false(arch_equal(&c, &small));
 }
 
+static void params_by_hand(void **state)
+{
+    (void)state;
+    Arch a;
+    MosErr err = {{0}};
+    assert_int_equal(arch_parse("enc=4x1:ffn=8:h=2/dec=2x1:ffn=6:sh=1:eh=1:arb=-1", &a, &err), 0);
+    /* vocab 10, Q = 4: embedding 10*4; encoder: 3*4*4+12 + 4*4+4 = 80, FFN 4*8+8+8*4+4 = 76,
+     * LN 16; decoder: self 3*4*2+12 + 2*4+2 = 46, cross 4*2+4 + 2*4*4+8 + 2*4+2 = 62,
+     * FFN 2*6+6+6*2+2 = 32, LN 12 */
+    assert_int_equal(arch_params(&a, 10, 4), 40 + 80 + 76 + 16 + 46 + 62 + 32 + 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +373,7 @@ int main(void)
         cmocka_unit_test(operators_always_valid),
         cmocka_unit_test(sampling_covers_every_choice),
         cmocka_unit_test(largest_smallest_equal_hash),
+        cmocka_unit_test(params_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -498,6 +498,22 @@ static void xent_pair(void **state)
     }
 }
 
+static void exp_accuracy(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    for (int i = 0; i <= 2000000; i++) {
+        float x = -87.0f * (float)i / 2000000.0f;
+        double want = exp((double)x), got = ops_exp(x);
+        double rel = fabs(got - want) / want;
+        worst = rel > worst ? rel : worst;
+    }
+    print_message("ops_exp: worst relative error %.3g on [-87, 0]\n", worst);
+    assert_true(worst < 3e-7);
+    assert_true(ops_exp(0.0f) == 1.0f);
+    assert_true(ops_exp(-1000.0f) > 0.0f && ops_exp(-1000.0f) < 1e-37f);
+}
+
 int main(void)
 {
     rng_seed(&rng_fill, 1234);
@@ -512,6 +528,7 @@ int main(void)
         cmocka_unit_test(attention_one_row),
         cmocka_unit_test(attention_masks_average),
         cmocka_unit_test(xent_pair),
+        cmocka_unit_test(exp_accuracy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,6 +95,31 @@ static void loss_falls(void **state)
     tiny_rmdir(dir);
 }
 
+/* The default config (issue 3's space at full size) learns too: a short run on the tiny corpus. */
+static void default_config_loss_falls(void **state)
+{
+    (void)state;
+    char dir[512];
+    new_run(dir, sizeof dir);
+    RunConfig c;
+    config_defaults(&c);
+    c.train.max_update = 30;
+    c.train.warmup_updates = 8;
+    c.train.valid_every = 15;
+    c.train.save_every = 1000;
+    c.train.max_tokens = 256;
+    c.train.threads = 1;
+    Rec *r = calloc(1, sizeof *r);
+    MosErr err = {{0}};
+    assert_int_equal(run(&c, dir, 0, r, &err), 0);
+    double first = (r->loss[1] + r->loss[2] + r->loss[3]) / 3;
+    double last = (r->loss[28] + r->loss[29] + r->loss[30]) / 3;
+    assert_true(last < first - 0.3);
+    assert_true(r->valid[30][GROUP_LARGEST] < r->valid[15][GROUP_LARGEST]);
+    free(r);
+    tiny_rmdir(dir);
+}
+
 static void same_seed_same_losses(void **state)
 {
     (void)state;
@@ -198,6 +223,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loss_falls),
+        cmocka_unit_test(default_config_loss_falls),
         cmocka_unit_test(same_seed_same_losses),
         cmocka_unit_test(resume_continues_exactly),
         cmocka_unit_test(bad_run_directories_fail_cleanly),

@@ -7,6 +7,7 @@ S=${MOS_SOURCE_ROOT:?run through meson test}
 DASH=$B/tui/mos-dash
 MOS=$B/worker/mos
 SOCK=$tmp/tmux.sock
+export LSAN_OPTIONS=suppressions=$S/tests/e2e/lsan.supp   # for sanitizer builds
 PIDS=()
 
 cleanup() {
@@ -19,6 +20,7 @@ trap cleanup EXIT
 
 fail() {
     echo "FAIL: $*" >&2
+    [ -s "$tmp/dash.err" ] && { echo "---- mos-dash stderr ----" >&2; head -40 "$tmp/dash.err" >&2; }
     echo "---- screen ----" >&2
     tmux -S "$SOCK" capture-pane -p -t dash >&2 2>/dev/null || true
     exit 1
@@ -31,7 +33,7 @@ start_dash() {
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
     tmux -S "$SOCK" -f /dev/null new-session -d -s dash -x "$cols" -y "$rows" \
-        "env ${envs[*]} $DASH $* 2>$tmp/dash.err; echo DASH-EXITED-\$?; sleep 600"
+        "env LSAN_OPTIONS=$LSAN_OPTIONS ${envs[*]} $DASH $* 2>$tmp/dash.err; echo DASH-EXITED-\$?; sleep 600"
     tmux -S "$SOCK" set-option -g window-size manual >/dev/null
 }
 
@@ -52,7 +54,7 @@ screen() { tmux -S "$SOCK" capture-pane -p -t dash; }
 wait_for() {
     local re=$1 t=${2:-10} i
     for ((i = 0; i < t * 10; i++)); do
-        screen | grep -qE -- "$re" && return 0
+        grep -qE -- "$re" <<< "$(screen)" && return 0   # no pipe: grep -q would SIGPIPE it
         sleep 0.1
     done
     fail "screen never showed /$re/ within ${t}s"
@@ -61,7 +63,7 @@ wait_for() {
 wait_gone() {
     local re=$1 t=${2:-10} i
     for ((i = 0; i < t * 10; i++)); do
-        screen | grep -qE -- "$re" || return 0
+        grep -qE -- "$re" <<< "$(screen)" || return 0
         sleep 0.1
     done
     fail "screen still shows /$re/ after ${t}s"
@@ -80,7 +82,7 @@ check_clean() {
     before=$(screen)
     [ "$(printf '%s\n' "$before" | wc -l)" -eq "$rows" ] || fail "screen is not $rows rows"
     for title in "Loss" "Status / workers" "Pareto front" "Router gates" "Latency" "Log"; do
-        printf '%s\n' "$before" | grep -qF "$title" || fail "no '$title' panel at ${cols}x$rows"
+        grep -qF "$title" <<< "$before" || fail "no '$title' panel at ${cols}x$rows"
     done
     keys C-l
     sleep 0.5

@@ -24,7 +24,7 @@ wait_for "vm|:[0-9]+ +running +hb [0-9]s"
 
 keys p
 wait_for "pause: ok"
-ctl status | grep -q "paused" || fail "worker not paused after p: $(ctl status)"
+grep -q "paused" <<< "$(ctl status)" || fail "worker not paused after p: $(ctl status)"
 wait_for "PAUSED"
 # Paused: the last loss the worker published is fixed; the screen shows it.
 last=$(ctl snapshot --json | python3 -c '
@@ -36,15 +36,15 @@ wait_for "loss $last"
 
 keys p
 wait_for "resume: ok"
-ctl status | grep -q "running" || fail "worker not running after the second p"
+grep -q "running" <<< "$(ctl status)" || fail "worker not running after the second p"
 
 keys t; wait_for "New latency target \(ms\): 100\.00_"
 keys BSpace BSpace BSpace BSpace BSpace BSpace 8 2 . 5 Enter
 wait_for "Set the latency target to 82\.50 ms\? \[y/N\]"
-ctl status | grep -q "target 100.0 ms" || fail "target changed before the confirmation"
+grep -q "target 100.0 ms" <<< "$(ctl status)" || fail "target changed before the confirmation"
 keys y
 wait_for "target: ok"
-ctl status | grep -q "target 82.5 ms" || fail "worker target not 82.5: $(ctl status)"
+grep -q "target 82.5 ms" <<< "$(ctl status)" || fail "worker target not 82.5: $(ctl status)"
 wait_for "target +82\.50 ms"                    # the worker's next status message says so
 
 keys Tab Tab Right                              # focus the Pareto front, second point
@@ -58,5 +58,5 @@ wait_for "extract +done 100%"
 
 keys q; wait_for "DASH-EXITED-0"
 kill -0 "${PIDS[0]}" 2>/dev/null || fail "the worker died when the dashboard quit"
-ctl status | grep -q "running" || fail "worker not answering after the dashboard quit"
+grep -q "running" <<< "$(ctl status)" || fail "worker not answering after the dashboard quit"
 echo "dash_live: ok"

@@ -17,7 +17,7 @@ wait_for "extract +done 100% /tmp/gen-run"
 keys '?'; wait_for "Keys \(any key closes\)"
 wait_for "quit the dashboard \(workers keep running\)"
 keys q; wait_gone "Keys \(any key closes\)"      # q closes the help, it does not quit
-screen | grep -q DASH-EXITED && fail "q in the help quit the dashboard"
+grep -q DASH-EXITED <<< "$(screen)" && fail "q in the help quit the dashboard"
 
 keys l; wait_for "Loss \[log\]"
 keys z; wait_for "Loss \[log\] \[zoom\]"
@@ -63,7 +63,7 @@ stop_tmux
 start_dash 100 30 LANG=C LC_ALL=C TERM=tmux-256color -- --replay "$tmp/events.msgpack"
 wait_for "loss $loss"
 wait_for "^\+ Loss -"
-screen | grep -q "⣿" && fail "braille in a non-UTF-8 locale"
+grep -q "⣿" <<< "$(screen)" && fail "braille in a non-UTF-8 locale"
 
 # Unknown TERM falls back with a warning instead of failing.
 stop_tmux
@@ -72,4 +72,33 @@ wait_for "loss $loss"
 wait_for "unknown terminal type 'xterm-nosuchterm', using 'xterm-256color'"
 keys q; wait_for "DASH-EXITED-0"
 grep -q "warning: unknown terminal type" "$tmp/dash.err" || fail "no warning on stderr after exit"
+stop_tmux
+
+# Neuron-wise MoS: a share bar per layer plus the router-output histogram; no MoS: a note.
+"$B/tests/tui/gen_events" "$tmp/neuron.msgpack" 100 3 neuron > /dev/null
+start_dash 200 50 LANG=C.UTF-8 TERM=tmux-256color -- --replay "$tmp/neuron.msgpack"
+wait_for "neuron-wise, 3 experts"
+wait_for "enc0 +█+ 0\.30 0\.35 0\.35 [▁▂▃▄▅▆▇█]{10}"
+stop_tmux
+"$B/tests/tui/gen_events" "$tmp/nomos.msgpack" 100 1 > /dev/null
+start_dash 200 50 LANG=C.UTF-8 TERM=tmux-256color -- --replay "$tmp/nomos.msgpack"
+wait_for "this supernet has no MoS \(1 expert\)"
+stop_tmux
+
+# The terminal is restored on signals and crashes: after SIGTERM (exit 0) and after SIGSEGV
+# (dies of it, 139) the pane is out of the alternate screen with the cursor visible.
+for sig in TERM SEGV; do
+    start_dash 100 30 LANG=C.UTF-8 TERM=tmux-256color -- --replay "$tmp/events.msgpack"
+    wait_for "loss $loss"
+    shell=$(tmux -S "$SOCK" display -p -t dash '#{pane_pid}')
+    dash=$(ps -o pid= --ppid "$shell" | tr -d ' ')
+    [ "$(tmux -S "$SOCK" display -p -t dash '#{alternate_on}')" = 1 ] || fail "not fullscreen"
+    kill -s "$sig" "$dash"
+    if [ "$sig" = TERM ]; then wait_for "DASH-EXITED-0"; else wait_for "DASH-EXITED-139"; fi
+    [ "$(tmux -S "$SOCK" display -p -t dash '#{alternate_on}')" = 0 ] \
+        || fail "terminal left in the alternate screen after SIG$sig"
+    [ "$(tmux -S "$SOCK" display -p -t dash '#{cursor_flag}')" = 1 ] \
+        || fail "cursor left hidden after SIG$sig"
+    stop_tmux
+done
 echo "dash_replay: ok"

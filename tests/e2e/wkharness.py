@@ -105,20 +105,25 @@ class Harness:
         r = self.mos(*args, *extra, check_rc=0)
         pid = int(r.stdout.strip())
         self.pids.add(pid)
-        check(os.path.exists(os.path.join(run, "endpoints.json")), "endpoints.json written")
+        check(os.path.exists(os.path.join(run, "endpoints.json")) or not self.alive(pid),
+              "endpoints.json written while the worker runs")
         return pid
 
     def alive(self, pid):
+        """False once every thread of pid has exited (its files and locks are released then);
+        a zombie whose other threads are gone counts as dead (init may reap it late)."""
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        # a zombie is dead for our purposes (the worker is not our child, so it is reaped)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().split(")")[-1].split()[0] != "Z"
+            tasks = os.listdir(f"/proc/{pid}/task")
         except OSError:
             return False
+        for t in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{t}/stat") as f:
+                    if f.read().split(")")[-1].split()[0] not in ("Z", "X"):
+                        return True
+            except OSError:
+                pass
+        return False
 
     def wait_dead(self, pid, timeout=20):
         deadline = time.time() + timeout
@@ -138,7 +143,7 @@ class Harness:
         r = self.mos("ctl", "--run-dir", run, "--timeout", str(timeout), "--json", "status",
                      timeout=timeout + 10)
         if r.returncode != 0:
-            raise Failure(f"mos ctl status: exit {r.returncode}: {r.stderr}")
+            raise Failure(f"mos ctl status: exit {r.returncode}: {r.stderr}{log_tail(run)}")
         return json.loads(r.stdout)["status"]
 
     def wait_step(self, run, step, timeout=120):
@@ -149,9 +154,10 @@ class Harness:
             if st["step"] >= step and st["phase"] == "train":
                 return st
             time.sleep(0.2)
-        raise Failure(f"training did not reach step {step} within {timeout} s (last: {st})")
+        raise Failure(f"training did not reach step {step} within {timeout} s (last: {st})\n"
+                      f"{log_tail(run)}")
 
-    def close(self):
+    def close(self, keep=False):
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
@@ -162,7 +168,18 @@ class Harness:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        subprocess.run(["rm", "-rf", self.tmp])
+        if keep:
+            log(f"kept {self.tmp} for inspection")
+        else:
+            subprocess.run(["rm", "-rf", self.tmp])
+
+
+def log_tail(run, n=4):
+    """The last lines of run/worker.log, for failure messages."""
+    try:
+        return "".join(open(os.path.join(run, "worker.log")).readlines()[-n:])
+    except OSError:
+        return "(no worker.log)"
 
 
 def read_events(run):
@@ -185,12 +202,14 @@ def read_events(run):
 
 def run_main(name, body):
     h = Harness(name)
+    failed = True
     try:
         body(h)
+        failed = False
     except Failure as e:
         log(f"FAIL: {e}")
         return 1
     finally:
-        h.close()
+        h.close(keep=failed and os.environ.get("MOS_KEEP_TMP") == "1")
     log("PASS")
     return 0

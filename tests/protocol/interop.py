@@ -3,7 +3,9 @@
 talks to the C protocol through a real socket. It starts tests/protocol/proto_peer (C), finds
 it through endpoints.json, checks every message type it publishes against the schema the C
 code prints (kinds, bounds, required keys, bin f32 arrays), asks for a snapshot and status, sends
-commands whose decoding the peer echoes back, and checks error replies for bad commands."""
+commands whose decoding the peer echoes back, and checks error replies for bad commands.
+Then the same peer as a CURVE server with a ZAP allow-list: a pyzmq client whose key is listed
+receives messages and gets replies; one whose key is not listed gets nothing."""
 import json
 import os
 import shutil
@@ -74,6 +76,8 @@ def main():
                             env=env)
     try:
         run(schema, tmp, peer)
+        os.remove(os.path.join(tmp, "endpoints.json"))
+        run_curve(tmp, env)
     finally:
         if peer.poll() is None:
             peer.kill()
@@ -181,6 +185,61 @@ def run(schema, tmp, peer):
     sub.close()
     dealer.close()
     ctx.term()
+
+
+def curve_sockets(ctx, ep, keys):
+    socks = []
+    for kind in (zmq.SUB, zmq.DEALER):
+        s = ctx.socket(kind)
+        s.setsockopt(zmq.LINGER, 0)
+        s.curve_serverkey = ep["server_key"].encode()
+        s.curve_publickey, s.curve_secretkey = keys
+        if kind == zmq.SUB:
+            s.setsockopt(zmq.SUBSCRIBE, b"")
+        s.connect(ep["pub"] if kind == zmq.SUB else ep["ctl"])
+        socks.append(s)
+    return socks
+
+
+def curve_client_works(ctx, ep, keys, wait_s):
+    sub, dealer = curve_sockets(ctx, ep, keys)
+    dealer.send(msgpack.packb({"v": 1, "cmd": "status", "id": 3}))
+    heard = dealer.poll(int(wait_s * 1000)) and msgpack.unpackb(dealer.recv())["ok"]
+    got_msg = sub.poll(int(wait_s * 1000)) != 0
+    sub.close()
+    dealer.close()
+    if heard != got_msg:
+        fail(f"CURVE client: reply {heard} but subscription {got_msg}")
+    return heard
+
+
+def run_curve(tmp, env):
+    curve_dir = os.path.join(tmp, "curve")
+    os.mkdir(curve_dir, 0o700)
+    alice, mallory = zmq.curve_keypair(), zmq.curve_keypair()
+    with open(os.path.join(curve_dir, "allowed_keys"), "w") as f:
+        f.write("# dashboards allowed to connect\n" + alice[0].decode() + " alice@laptop\n")
+    peer = subprocess.Popen([PEER, "--run-dir", tmp, "--period-ms", "5", "--seconds", "25",
+                             "--curve", curve_dir], env=env)
+    try:
+        ep = wait_endpoints(tmp, peer)
+        if not ep["pub"].startswith("tcp://127.0.0.1:") or len(ep["server_key"]) != 40:
+            fail(f"CURVE endpoints {ep}")
+        ctx = zmq.Context()
+        if curve_client_works(ctx, ep, mallory, 1.5):
+            fail("a CURVE client whose key is not in the allow-list got through")
+        if not curve_client_works(ctx, ep, alice, 5):
+            fail("an allowed CURVE client was refused")
+        sub, dealer = curve_sockets(ctx, ep, alice)
+        r = request(dealer, {"v": 1, "cmd": "stop", "id": 9})
+        if not r["ok"] or peer.wait(timeout=10) != 0:
+            fail(f"CURVE stop: {r}, exit {peer.returncode}")
+        sub.close()
+        dealer.close()
+        ctx.term()
+    finally:
+        if peer.poll() is None:
+            peer.kill()
 
 
 if __name__ == "__main__":

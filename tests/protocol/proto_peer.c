@@ -5,7 +5,10 @@
  * can check what C decoded. Options inject faults for the client tests.
  *   proto_peer --schema                  print the schema as JSON and exit
  *   proto_peer --run-dir D [--period-ms P] [--seconds S] [--gap-at N] [--restart-at N]
- * --gap-at N skips seq N; --restart-at N restarts the stream (new worker id, seq from 1) at N. */
+ *              [--curve DIR]
+ * --gap-at N skips seq N; --restart-at N restarts the stream (new worker id, seq from 1) at N;
+ * --curve DIR binds loopback tcp as a CURVE server with DIR/server.key (made if missing) and
+ * a ZAP allow-list DIR/allowed_keys. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,14 +143,42 @@ static void peer_answer(Peer *p, WireFrames *f)
         peer_echo(p, &c);
 }
 
-static int peer_run(Peer *p, const char *run_dir, int period_ms, double seconds)
+/* Binds PUB and ROUTER: default ipc endpoints, or CURVE on loopback tcp with a ZAP handler. */
+static int peer_bind(Peer *p, void *ctx, const char *curve_dir, WireEndpoints *ep,
+                     WireZap **zap, ProtoErr *e)
+{
+    WireCurve curve;
+    char sk[1024], pk[1024], allow[1024];
+    if (!curve_dir) {
+        return wire_default_endpoints(ep, e) < 0 ||
+               !(p->pub = wire_bind(ctx, ZMQ_PUB, ep->pub, NULL, e)) ||
+               !(p->router = wire_bind(ctx, ZMQ_ROUTER, ep->ctl, NULL, e)) ? -1 : 0;
+    }
+    snprintf(sk, sizeof sk, "%s/server.key", curve_dir);
+    snprintf(pk, sizeof pk, "%s/server.pub", curve_dir);
+    snprintf(allow, sizeof allow, "%s/allowed_keys", curve_dir);
+    memset(&curve, 0, sizeof curve);
+    memset(ep, 0, sizeof *ep);
+    if ((access(sk, F_OK) != 0 && wire_curve_keygen(sk, pk, e) < 0) ||
+        wire_curve_load(sk, &curve, e) < 0 || wire_zap_start(ctx, allow, zap, e) < 0 ||
+        !(p->pub = wire_bind(ctx, ZMQ_PUB, "tcp://127.0.0.1:*", &curve, e)) ||
+        !(p->router = wire_bind(ctx, ZMQ_ROUTER, "tcp://127.0.0.1:*", &curve, e)))
+        return -1;
+    wire_last_endpoint(p->pub, ep->pub, sizeof ep->pub);
+    wire_last_endpoint(p->router, ep->ctl, sizeof ep->ctl);
+    memcpy(ep->server_key, curve.public_key, sizeof ep->server_key);
+    ep->pid = (long)getpid();
+    return 0;
+}
+
+static int peer_run(Peer *p, const char *run_dir, const char *curve_dir, int period_ms,
+                    double seconds)
 {
     ProtoErr e;
     WireEndpoints ep;
+    WireZap *zap = NULL;
     void *ctx = zmq_ctx_new();
-    if (wire_default_endpoints(&ep, &e) < 0 ||
-        !(p->pub = wire_bind(ctx, ZMQ_PUB, ep.pub, NULL, &e)) ||
-        !(p->router = wire_bind(ctx, ZMQ_ROUTER, ep.ctl, NULL, &e)) ||
+    if (peer_bind(p, ctx, curve_dir, &ep, &zap, &e) < 0 ||
         wire_endpoints_write(run_dir, &ep, &e) < 0) {
         fprintf(stderr, "proto_peer: %s\n", e.msg);
         return 1;
@@ -164,15 +195,19 @@ static int peer_run(Peer *p, const char *run_dir, int period_ms, double seconds)
             next += period_ms / 1e3;
         }
     }
+    if (zap)
+        fprintf(stderr, "proto_peer: ZAP accepted %ld, denied %ld\n", wire_zap_accepted(zap),
+                wire_zap_denied(zap));
     wire_close(&p->pub);
     wire_close(&p->router);
+    wire_zap_stop(&zap);
     zmq_ctx_term(ctx);
     return p->stop ? 0 : 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *run_dir = NULL;
+    const char *run_dir = NULL, *curve_dir = NULL;
     int period_ms = 20;
     double seconds = 30;
     Peer p = { .rng = { 0x5eed }, .gap_at = -1, .restart_at = -1 };
@@ -187,6 +222,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--seconds") == 0) seconds = atof(v), i++;
         else if (strcmp(argv[i], "--gap-at") == 0) p.gap_at = atol(v), i++;
         else if (strcmp(argv[i], "--restart-at") == 0) p.restart_at = atol(v), i++;
+        else if (strcmp(argv[i], "--curve") == 0) curve_dir = v, i++;
         else {
             fprintf(stderr, "proto_peer: unknown option %s\n", argv[i]);
             return 1;
@@ -200,7 +236,7 @@ int main(int argc, char **argv)
     p.msg = malloc(sizeof *p.msg);
     p.reply = malloc(sizeof *p.reply);
     msg_buf_init(&p.buf);
-    int rc = p.msg && p.reply ? peer_run(&p, run_dir, period_ms, seconds) : 1;
+    int rc = p.msg && p.reply ? peer_run(&p, run_dir, curve_dir, period_ms, seconds) : 1;
     msg_buf_done(&p.buf);
     free(p.msg);
     free(p.reply);

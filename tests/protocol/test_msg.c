@@ -247,6 +247,35 @@ static void message_errors(void **state)
     free(m);
 }
 
+/* Error replies built from arbitrary text always encode: truncation never cuts a character. */
+static void error_reply_text_stays_encodable(void **state)
+{
+    (void)state;
+    MsgReply *r = calloc(1, sizeof *r), *back = calloc(1, sizeof *back);
+    char long_text[3000] = "";
+    for (int i = 0; i < 900; i++)
+        strcat(long_text, "\xe2\x86\x92");                 /* 3-byte arrows, 2700 bytes */
+    MsgBuf b;
+    msg_buf_init(&b);
+    ProtoErr e = { "" };
+    msg_reply_error(r, 12, PROTO_E_NOT_FOUND, "front index 9: %s", long_text);
+    assert_int_equal(msg_reply_encode(r, &b, &e), 0);
+    assert_int_equal(msg_reply_decode(b.data, b.len, back, &e), 0);
+    assert_false(back->ok);
+    assert_int_equal(back->id, 12);
+    assert_string_equal(back->error.code, "not_found");
+    assert_true(strlen(back->error.msg) <= PROTO_TEXT_MAX && strlen(back->error.msg) > 1000);
+    char bad[] = "ok\xc3";
+    msg_utf8_trim(bad);
+    assert_string_equal(bad, "ok");
+    char *js = msg_reply_json(back);
+    assert_non_null(strstr(js, "\"code\":\"not_found\""));
+    free(js);
+    msg_buf_done(&b);
+    free(r);
+    free(back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +284,7 @@ int main(void)
         cmocka_unit_test(commands_round_trip_and_check_args),
         cmocka_unit_test(decode_errors_name_the_problem),
         cmocka_unit_test(message_errors),
+        cmocka_unit_test(error_reply_text_stays_encodable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* Test fixture: writes a synthetic event log (events.msgpack) with protocol's encoder — status,
  * train, valid per group, gates, latency, search, front, extract and log messages — so the
  * dashboard's replay and the e2e tests have a run to show before (or without) a real worker.
- * usage: gen_events OUT.msgpack [STEPS] [MOS_EXPERTS]. Values are a deterministic function of
+ * usage: gen_events OUT.msgpack [STEPS] [MOS_EXPERTS] [layer|neuron]. Values are a deterministic function of
  * the step; the final train loss is printed on stdout for the tests to look for. */
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@ static Msg m;
 static MsgBuf buf;
 static FILE *out;
 static int64_t seq;
+static int neuron;   /* neuron-wise MoS: per-expert mean shares and a histogram per layer */
 
 static void begin(MsgType t)
 {
@@ -75,14 +76,25 @@ static void train_phase(int64_t steps, int experts)
             begin(MSG_GATES);
             MsgGates *gt = &m.u.gates;
             gt->step = i, gt->experts = experts, gt->layers_n = 8;
-            snprintf(gt->kind, sizeof gt->kind, "layer");
+            snprintf(gt->kind, sizeof gt->kind, neuron ? "neuron" : "layer");
             snprintf(gt->arch, sizeof gt->arch, "enc512x6-dec512x6");
             for (int l = 0; l < 8; l++) {
                 MsgGateLayer *gl = &gt->layers[l];
                 snprintf(gl->stack, sizeof gl->stack, l < 4 ? "enc" : "dec");
-                gl->layer = l % 4, gl->m_n = (uint32_t)experts, gl->has_m = true;
+                gl->layer = l % 4;
+                float *share = neuron ? gl->share : gl->m;
+                if (neuron) {
+                    gl->has_share = gl->has_hist = gl->has_hist_lo = gl->has_hist_hi = true;
+                    gl->share_n = (uint32_t)experts, gl->hist_n = 10;
+                    gl->hist_lo = 0, gl->hist_hi = 1;
+                    for (int b = 0; b < 10; b++)
+                        gl->hist[b] = (float)(10 - abs(b - 3 - l % 4));
+                } else {
+                    gl->has_m = true, gl->m_n = (uint32_t)experts;
+                }
                 for (int e = 0; e < experts; e++)
-                    gl->m[e] = (float)(e == 0 ? 0.3 + 0.05 * l : (0.7 - 0.05 * l) / (experts - 1));
+                    share[e] = experts == 1 ? 1.0f
+                               : (float)(e == 0 ? 0.3 + 0.05 * l : (0.7 - 0.05 * l) / (experts - 1));
             }
             emit();
             status("train", i, steps, 100);
@@ -140,6 +152,7 @@ int main(int argc, char **argv)
     }
     int64_t steps = argc > 2 ? atoll(argv[2]) : 600;
     int experts = argc > 3 ? atoi(argv[3]) : 2;
+    neuron = argc > 4 && strcmp(argv[4], "neuron") == 0;
     out = fopen(argv[1], "wb");
     if (!out || steps < 1 || experts < 1 || experts > PROTO_EXPERTS_MAX) {
         fprintf(stderr, "gen_events: cannot write %s or bad arguments\n", argv[1]);

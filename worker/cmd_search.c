@@ -1,0 +1,191 @@
+/* `mos search`: HAT's constrained evolutionary search or NSGA-II (core/search.c) with the
+ * trained supernet's inherited validation loss on a fixed validation subset as fitness and the
+ * latency predictor of `mos latency` as latency. State is saved to DIR/search/ after every
+ * generation; --resume continues exactly; Ctrl-C stops after the current generation. */
+#include <cblas.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "runconf.h"
+#include "search_fitness.h"
+
+static const OptSpec search_opts[] = {
+    { "run-dir", OPT_STR, "runs/default", "DIR", "run directory (checkpoint, predictor; search/)" },
+    { "config", OPT_STR, NULL, "FILE", "run config (default: DIR/config.yml when present)" },
+    { "algo", OPT_STR, "evo", "evo|nsga2", "HAT's constrained evolution or NSGA-II (the front)" },
+    { "target-ms", OPT_FLOAT, "0", "MS", "latency limit on predicted latency (0: none)" },
+    { "population", OPT_INT, "125", "N", "population (evo: parents + mutations + crossovers)" },
+    { "parents", OPT_INT, "25", "N", "parents kept per generation (evo)" },
+    { "mutations", OPT_INT, "50", "N", "mutants per generation (NSGA-II: their share)" },
+    { "crossovers", OPT_INT, "50", "N", "crossovers per generation (NSGA-II: their share)" },
+    { "iterations", OPT_INT, "30", "N", "generations after the initial population (HAT 30)" },
+    { "mutate-prob", OPT_FLOAT, "0.3", "P", "probability of redrawing each gene (HAT 0.3)" },
+    { "seed", OPT_INT, "1", "N", "search seed" },
+    { "valid-sentences", OPT_INT, "300", "N", "fixed validation subset for the fitness (0: all)" },
+    { "checkpoint", OPT_STR, "last", "NAME", "supernet checkpoint in DIR/checkpoints" },
+    { "threads", OPT_INT, "2", "N", "OpenBLAS threads" },
+    { "resume", OPT_FLAG, NULL, NULL, "continue the search saved in DIR/search" },
+    { "quiet", OPT_FLAG, NULL, NULL, "no per-generation lines on stderr" },
+    { 0 },
+};
+
+static volatile sig_atomic_t stop_asked;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_asked = 1;
+}
+
+typedef struct Report {
+    int quiet;
+    struct timespec t0;
+} Report;
+
+static int on_generation(void *ctx, Search *s, const SearchEvent *e)
+{
+    Report *r = ctx;
+    if (!r->quiet) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double el = (double)(t.tv_sec - r->t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - r->t0.tv_nsec);
+        fprintf(stderr, "search gen %2d/%d  ", e->generation, e->iterations);
+        if (e->best >= 0)
+            fprintf(stderr, "best loss %.4f at %.2f ms  ", s->archive[e->best].valid_loss,
+                    s->archive[e->best].pred_ms);
+        fprintf(stderr, "front %d  scored %d new (%d in all)  %.0f s\n", e->nfront,
+                e->new_evaluations, e->evaluated, el);
+    }
+    return stop_asked;
+}
+
+static void print_result(const Search *s, const char *dir)
+{
+    int front[512];
+    int n = search_front(s, front, 512);
+    int best = search_best(s);
+    char text[512];
+    if (best >= 0) {
+        arch_format(&s->archive[best].arch, text, sizeof text);
+        printf("best: loss %.4f, predicted %.2f ms%s\n  %s\n", s->archive[best].valid_loss,
+               s->archive[best].pred_ms, s->target_ms > 0 ? "" : " (no latency target)", text);
+    }
+    printf("front (%d points, by predicted latency):\n", n);
+    for (int i = 0; i < n && i < 512; i++) {
+        arch_format(&s->archive[front[i]].arch, text, sizeof text);
+        printf("  %3d  %8.2f ms  loss %.4f  %s\n", i, s->archive[front[i]].pred_ms,
+               s->archive[front[i]].valid_loss, text);
+    }
+    printf("scored %d architectures; files in %s/ (archive.csv, archive.json, front.json, "
+           "state.json)\n", s->narchive, dir);
+}
+
+static int search_config_from(const Args *a, SearchConfig *c, MosErr *err)
+{
+    search_config_default(c);
+    const char *algo = args_str(a, "algo");
+    if (strcmp(algo, "evo") == 0)
+        c->algo = SEARCH_EVO;
+    else if (strcmp(algo, "nsga2") == 0)
+        c->algo = SEARCH_NSGA2;
+    else
+        return err_set(err, "--algo %s: expected evo or nsga2", algo);
+    c->population = (int)args_int(a, "population");
+    c->parents = (int)args_int(a, "parents");
+    c->mutations = (int)args_int(a, "mutations");
+    c->crossovers = (int)args_int(a, "crossovers");
+    c->iterations = (int)args_int(a, "iterations");
+    c->mutate_prob = (float)args_float(a, "mutate-prob");
+    c->target_ms = args_float(a, "target-ms");
+    c->seed = (uint64_t)args_int(a, "seed");
+    return 0;
+}
+
+/* Sets up s (fresh, or restored with --resume) in dir; refuses to overwrite a saved search. */
+static int search_open(Search *s, const Args *a, const SearchSpace *space, SearchFitness *f,
+                       const char *dir, MosErr *err)
+{
+    SearchConfig c;
+    memset(s, 0, sizeof *s);
+    if (search_config_from(a, &c, err) ||
+        search_init(s, space, &c, search_fitness_loss, f, search_fitness_latency, f, err))
+        return -1;
+    char state[4200];
+    snprintf(state, sizeof state, "%s/state.json", dir);
+    int exists = access(state, F_OK) == 0;
+    if (!args_flag(a, "resume")) {
+        if (exists)
+            return err_set(err, "%s exists: pass --resume to continue that search, or move %s "
+                           "away to start a new one", state, dir);
+        return 0;
+    }
+    if (!exists)
+        return err_set(err, "--resume: no saved search (%s is missing)", state);
+    if (search_load(s, dir, err))
+        return -1;
+    if (args_given(a, "target-ms") && c.target_ms != s->target_ms)
+        return search_set_target(s, c.target_ms, err);
+    return 0;
+}
+
+static int search_main(const Args *a, MosErr *err)
+{
+    const char *run_dir = args_str(a, "run-dir");
+    RunConfig rc;
+    if (runconf_load(run_dir, args_str(a, "config"), &rc, stderr, err) < 0)
+        return -1;
+    openblas_set_num_threads((int)args_int(a, "threads"));
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/search", run_dir);
+    SearchFitness f;
+    if (search_fitness_open(&f, &rc, run_dir, args_str(a, "checkpoint"),
+                            (int)args_int(a, "valid-sentences"), err) < 0)
+        return -1;
+    Search s;
+    int r = search_open(&s, a, &f.run.cfg.model.space, &f, dir, err);
+    Report rep = { args_flag(a, "quiet"), { 0, 0 } };
+    clock_gettime(CLOCK_MONOTONIC, &rep.t0);
+    if (r == 0) {
+        signal(SIGINT, on_sigint);
+        r = search_run(&s, dir, on_generation, &rep, err);
+        signal(SIGINT, SIG_DFL);
+        if (r == 0 && search_save(&s, dir, err))   /* also when --resume had nothing left */
+            r = -1;
+    }
+    if (r == 0)
+        print_result(&s, dir);
+    else if (r == 1)
+        fprintf(stderr, "mos search: stopped after generation %d; saved in %s, continue with "
+                        "--resume\n", s.generation, dir);
+    search_done(&s);
+    search_fitness_close(&f);
+    return r;
+}
+
+static int run_search(const Args *a)
+{
+    MosErr err = {{0}};
+    int r = search_main(a, &err);
+    if (r < 0) {
+        fprintf(stderr, "mos search: %s\n", err.msg);
+        return 1;
+    }
+    return r;
+}
+
+const Command cmd_search = {
+    .name = "search",
+    .summary = "search subnets under a latency target (HAT evolution) or for the Pareto front",
+    .details = "Fitness is the validation loss of each subnet with the supernet's inherited "
+               "weights on a fixed validation subset; latency is predicted by "
+               "DIR/latency-predictor.json (mos latency). Every scored subnet is kept in "
+               "DIR/search/archive.csv; the state is saved each generation and --resume "
+               "continues exactly.",
+    .opts = search_opts,
+    .run = run_search,
+};

@@ -1,0 +1,130 @@
+/* The latency stage as a worker job: the `mos latency` job (core/latency.c) with HAT's defaults,
+ * each measured row published as a latency message and the predictor's fit as a last one. Pause
+ * holds it between rows (timings are never taken while paused), stop ends it after the current
+ * row; rows already in latency.csv are kept, so the stage resumes where it stopped. */
+#include <cblas.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs.h"
+#include "latency.h"
+#include "runconf.h"
+#include "strbuf.h"
+#include "supernet.h"
+
+typedef struct LatJob {
+    JobCtl *ctl;
+    SearchSpace norm_space;   /* the features published are normalised by this space */
+} LatJob;
+
+static int on_row(void *ctx, int done, int total, const Arch *a, const LatencyResult *r)
+{
+    LatJob *j = ctx;
+    jobctl_set_progress(j->ctl, "latency", done, total, 1);
+    Msg *m = jobctl_msg_begin(j->ctl, MSG_LATENCY);
+    MsgLatency *l = &m->u.latency;
+    MsgLatencyRow *row = &l->rows[0];
+    l->rows_n = 1;
+    arch_format(a, row->arch, sizeof row->arch);
+    float f[ARCH_FEATURES];
+    arch_features(&j->norm_space, a, f);
+    memcpy(row->features, f, sizeof f);
+    row->features_n = ARCH_FEATURES;
+    row->enc_ms = r->enc_ms;
+    row->dec_ms = r->dec_ms;
+    l->measured = done;
+    l->total = total;
+    jobctl_msg_end(j->ctl);
+    return jobctl_poll(j->ctl) == TRAIN_STOP;
+}
+
+/* The timed model: see cmd_latency.c (plain supernet over the wider space, fresh weights). */
+typedef struct Timed {
+    Supernet *net;
+    int src[256];
+    int src_tokens, beam, steps, Ts;
+} Timed;
+
+static int timed_encode(void *ctx, const Arch *a, int src_len, MosErr *err)
+{
+    (void)src_len;
+    Timed *t = ctx;
+    t->Ts = supernet_latency_encode(t->net, a, t->src, t->src_tokens, t->beam, t->steps);
+    return t->Ts < 0 ? err_set(err, "latency: cannot allocate the decoding workspace") : 0;
+}
+
+static int timed_decode(void *ctx, const Arch *a, int src_len, int steps, int beam, MosErr *err)
+{
+    (void)src_len, (void)err;
+    Timed *t = ctx;
+    supernet_latency_decode(t->net, a, t->Ts, beam, steps);
+    return 0;
+}
+
+static void publish_fit(JobCtl *c, const LatencyJob *job, const LatencyJobReport *rep)
+{
+    Msg *m = jobctl_msg_begin(c, MSG_LATENCY);
+    MsgLatency *l = &m->u.latency;
+    l->rows_n = 0;
+    l->measured = job->archs;
+    l->total = job->archs;
+    l->has_rmse_ms = l->has_mapd = 1;
+    l->rmse_ms = rep->fit.test.rmse_ms;
+    l->mapd = rep->fit.test.mapd_pct / 100.0;
+    jobctl_msg_end(c);
+    jobctl_log(c, "info", "latency predictor: test RMSE %.3f ms, MAPD %.2f %%; fresh archs MAPD "
+               "%.2f %%, measurement noise %.2f %%", rep->fit.test.rmse_ms, rep->fit.test.mapd_pct,
+               rep->verify.mapd_pct, rep->noise_mapd_pct);
+}
+
+int job_latency_run(const JobEnv *env, MosErr *err)
+{
+    RunConfig rc;
+    if (runconf_load(env->run_dir, env->config, &rc, NULL, err) < 0)
+        return -1;
+    char data_dir[4200];
+    snprintf(data_dir, sizeof data_dir, "%s/data", env->run_dir);
+    Manifest man;
+    if (data_manifest_load(data_dir, &man, err) < 0 || train_resolve_data(&rc, &man, err) < 0)
+        return -1;
+    LatencyJob job = { .run_dir = env->run_dir, .space = rc.model.space, .archs = 2000,
+                       .verify = 100, .seed = 1, .hidden = 400, .hidden_layers = 3,
+                       .fit = { .lr = 1e-3f, .batch = 128, .steps = 5000, .seed = 1 } };
+    latency_opts_default(&job.opts);
+    job.opts.vocab = rc.model.vocab;
+    ModelConfig timed = rc.model;
+    latency_space_wider(&rc.model.space, &timed.space);
+    timed.mos = MOS_NONE;
+    timed.mos_experts = 1;
+    timed.dropout = timed.attn_dropout = 0;
+    openblas_set_num_threads(job.opts.threads);
+    Timed t = { .beam = job.opts.beam, .steps = job.opts.steps,
+                .src_tokens = job.opts.src_len - 1 };
+    for (int i = 0; i < t.src_tokens; i++)
+        t.src[i] = 4 < rc.model.vocab ? 4 : rc.model.vocab - 1;
+    t.net = supernet_new(&timed, 4 * job.opts.src_len, 1, err);
+    if (!t.net)
+        return -1;
+    LatencyBackend b = { &t, NULL, timed_encode, timed_decode, NULL };
+    LatJob lj = { env->ctl, rc.model.space };
+    jobctl_set_progress(env->ctl, "latency", 0, job.archs + 2 * job.verify, 1);
+    LatencyJobReport rep;
+    int r = latency_job_run(&b, &job, on_row, &lj, &rep, err);
+    supernet_destroy(&t.net);
+    if (r == 1)
+        jobctl_log(env->ctl, "info", "latency: stopped; the rows measured are kept");
+    else if (r == 0)
+        publish_fit(env->ctl, &job, &rep);
+    return r < 0 ? -1 : 0;
+}
+
+/* Complete once the predictor is fitted and verified (a stopped verify resumes). */
+int job_latency_done(const JobEnv *env)
+{
+    char a[4200], b[4200];
+    snprintf(a, sizeof a, "%s/latency-predictor.json", env->run_dir);
+    snprintf(b, sizeof b, "%s/latency-verify-repeat.csv", env->run_dir);
+    MosErr err;
+    return access(a, F_OK) == 0 && latency_csv_rows(b, &err) >= 100;
+}

@@ -1,0 +1,30 @@
+/* What `mos search` and the worker's search stage share: the fitness (inherited validation loss
+ * of a subnet on a fixed validation subset, from a trained checkpoint) and the latency predictor
+ * of `mos latency`, as the callbacks core/search.c takes. */
+#ifndef MOS_SEARCH_FITNESS_H
+#define MOS_SEARCH_FITNESS_H
+
+#include "eval.h"
+#include "predictor.h"
+#include "search.h"
+
+typedef struct SearchFitness {
+    EvalRun run;          /* config, manifest, supernet with the checkpoint's weights */
+    DataSplit valid;      /* the first valid_sentences validation pairs */
+    Batcher vb;           /* in length order, no shuffling */
+    Predictor pred;
+} SearchFitness;
+
+/* Loads RUN_DIR/latency-predictor.json, the checkpoint `ckpt` ("last") and the validation
+ * subset (0: all pairs). 0 or -1 with a one-line error (a missing predictor says to run
+ * `mos latency` first). */
+int  search_fitness_open(SearchFitness *f, const RunConfig *rc, const char *run_dir,
+                         const char *ckpt, int valid_sentences, MosErr *err);
+void search_fitness_close(SearchFitness *f);
+
+/* The callbacks: label-smoothed validation loss per token; predicted latency in ms. ctx is the
+ * SearchFitness. */
+double search_fitness_loss(void *ctx, const Arch *a);
+double search_fitness_latency(void *ctx, const Arch *a);
+
+#endif
