@@ -237,6 +237,32 @@ static void translate_matches_decode(void **state)
     }
 }
 
+/* A model of pre-tokenized data (dict.txt, fairseq order: ids from 4 in file order) encodes
+ * tokens through the dict and detokenizes through it: same translations as through spm. */
+static void translate_pretokenized(void **state)
+{
+    (void)state;
+    char src[700], dst[700], cmd[4000], path[800], in[700];
+    snprintf(src, sizeof src, "%s/subnets/small", dir);
+    snprintf(dst, sizeof dst, "%s/subnets/pretok", dir);
+    snprintf(in, sizeof in, "%s/data/test.en", dir);
+    snprintf(cmd, sizeof cmd, "cp -r %s %s && cd %s && rm spm.model spm.vocab && sed -i "
+             "-e 's/\"tokenizer\": \"spm\"/\"tokenizer\": \"pretokenized\"/' "
+             "-e 's/\"spm.model\"/\"dict.txt\"/' -e 's/\"spm.vocab\"/\"dict.txt\"/' "
+             "config.json", src, dst, dst);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/dict.txt", dst);
+    FILE *f = fopen(path, "w");
+    for (int k = 4; k < TINY_VOCAB; k++)
+        fprintf(f, "w%d %d\n", k, 100 - k);
+    fclose(f);
+    expect(mos("translate --model %s --beam 2 < %s", src, in), 0, NULL);
+    static char by_spm[1 << 16];
+    snprintf(by_spm, sizeof by_spm, "%s", out);
+    expect(mos("translate --model %s --beam 2 < %s", dst, in), 0, NULL);
+    assert_string_equal(out, by_spm);
+}
+
 static void translate_bad_input(void **state)
 {
     (void)state;
@@ -306,6 +332,7 @@ int main(void)
         cmocka_unit_test(extract_from_front),
         cmocka_unit_test(eval_model_equals_subnet),
         cmocka_unit_test(translate_matches_decode),
+        cmocka_unit_test(translate_pretokenized),
         cmocka_unit_test(translate_bad_input),
         cmocka_unit_test(bad_model_files),
         cmocka_unit_test(finetune_replaces_weights),
