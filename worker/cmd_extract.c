@@ -195,8 +195,8 @@ static int run_extract(const Args *a)
 const Command cmd_extract = {
     .name = "extract",
     .summary = "write one subnet as a standalone model (MoS collapsed) to RUN_DIR/subnets/NAME",
-    .details = "Exactly one of --arch, --front, --latency-ms chooses the subnet. The directory gets\n"
-               "model.safetensors, config.json and the tokenizer files (docs/extract.md).",
+    .details = "Exactly one of --arch, --front, --latency-ms chooses the subnet. The directory\n"
+               "gets model.safetensors, config.json and the tokenizer files (docs/extract.md).",
     .opts = extract_opts,
     .run = run_extract,
 };
