@@ -131,6 +131,8 @@ static void same_outputs(Fix *f, int pre_ln, MosKind kind, int which)
     assert_true(arch_equal(&info.arch, &a));
     assert_int_equal(info.source_step, 42);
     double d = max_diff_logprobs(s, m, &info.arch);
+    if (getenv("MODELFILE_PRINT_DIFF"))
+        printf("pre_ln %d mos %d arch %d: max diff %.3g\n", pre_ln, kind, which, d);
     if (d > 1e-5)
         fail_msg("pre_ln %d mos %d arch %d: max |diff| = %g", pre_ln, kind, which, d);
     DecodeOpts o = {.beam = 3, .lenpen = 1.0f, .max_len_a = 1, .max_len_b = 6};
