@@ -1,6 +1,7 @@
 /* Loss panel: train loss (debiased EMA bold, raw faint behind) and validation loss per arch
  * group against the step, with log-y and zoom to the last N steps. It plots the store's series
- * only; smoothing is the store's. Invariant: the axis covers every point drawn. */
+ * only; smoothing is the store's. A worker without training history (a search-only job) gets its
+ * best loss per generation instead. Invariant: the axis covers every point drawn. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,11 @@ static const LossSeries loss_series[] = {
 };
 #define LOSS_NSERIES (int)(sizeof loss_series / sizeof loss_series[0])
 
+/* A worker that only searches (no training history): its best loss per generation. */
+static const LossSeries search_series[] = {
+    { "search.best_loss", "search best", ROLE_LOSS_TRAIN, '*' },
+};
+
 static int64_t loss_from_step(const StoreWorker *w, const View *v)
 {
     const StoreSeries *raw = store_series(w, "train.loss");
@@ -34,12 +40,13 @@ static int64_t loss_from_step(const StoreWorker *w, const View *v)
 }
 
 /* Fits the axis over every series in the window; returns 0 when nothing is plottable. */
-static int loss_axis(const StoreWorker *w, const View *v, int64_t from, ChartAxis *ax)
+static int loss_axis(const StoreWorker *w, const View *v, const LossSeries *tab, int ntab,
+                     int64_t from, ChartAxis *ax)
 {
     int have = 0;
     ax->logy = v->logy;
-    for (int i = 0; i < LOSS_NSERIES; i++) {
-        int n = store_series_points(store_series(w, loss_series[i].name), from, v->xs, v->ys,
+    for (int i = 0; i < ntab; i++) {
+        int n = store_series_points(store_series(w, tab[i].name), from, v->xs, v->ys,
                                     STORE_SERIES_CAP + 1);
         if (chart_fit(ax, v->xs, v->ys, n, !have) > 0)
             have = 1;
@@ -57,19 +64,19 @@ static int loss_axis(const StoreWorker *w, const View *v, int64_t from, ChartAxi
     return 1;
 }
 
-static void loss_legend(Rect in, const StoreWorker *w)
+static void loss_legend(Rect in, const StoreWorker *w, const LossSeries *tab, int ntab)
 {
     int x = in.x;
     const StoreSeries *raw = store_series(w, "train.loss");
     if (raw && raw->has_tail)
         x += widget_text(in.y, x, in.x + in.w - x, ROLE_MAIN_FG, "loss %.4f  ",
                          (double)raw->tail_value);
-    for (int i = LOSS_NSERIES - 1; i >= 1; i--) {
-        const StoreSeries *sr = store_series(w, loss_series[i].name);
-        if (!sr || !sr->has_tail)
+    for (int i = ntab - 1; i >= 0; i--) {
+        const StoreSeries *sr = store_series(w, tab[i].name);
+        if (!sr || !sr->has_tail || strcmp(tab[i].name, "train.loss") == 0)
             continue;
-        x += widget_text(in.y, x, in.x + in.w - x, loss_series[i].role, "%s %.3f  ",
-                         loss_series[i].label, (double)sr->tail_value);
+        x += widget_text(in.y, x, in.x + in.w - x, tab[i].role, "%s %.3f  ", tab[i].label,
+                         (double)sr->tail_value);
     }
     if (w->has_train)
         widget_text(in.y, x, in.x + in.w - x, ROLE_INACTIVE, "step %lld",
@@ -85,25 +92,33 @@ void panel_loss_draw(Rect r, const Store *s, const View *v)
     const StoreWorker *w = view_worker(s, v);
     ChartAxis ax = { 0 };
     int64_t from = w ? loss_from_step(w, v) : 0;
-    if (!w || !loss_axis(w, v, from, &ax)) {
+    const LossSeries *tab = loss_series;
+    int ntab = LOSS_NSERIES;
+    if (w && !loss_axis(w, v, tab, ntab, from, &ax)) {
+        tab = search_series;   /* no training here: show the search's progress instead */
+        ntab = 1;
+        from = INT64_MIN;
+    }
+    if (!w || !loss_axis(w, v, tab, ntab, from, &ax)) {
         widget_waiting(in, "no training yet - waiting for train messages");
         return;
     }
-    loss_legend(in, w);
+    loss_legend(in, w, tab, ntab);
     int label_w = 7, ch = in.h - 2, cw = in.w - label_w;
     if (ch < 1 || cw < 4)
         return;
     chart_begin(v->canvas, cw, ch, v->glyphs);
-    for (int i = 0; i < LOSS_NSERIES; i++) {
-        int n = store_series_points(store_series(w, loss_series[i].name), from, v->xs, v->ys,
+    for (int i = 0; i < ntab; i++) {
+        int n = store_series_points(store_series(w, tab[i].name), from, v->xs, v->ys,
                                     STORE_SERIES_CAP + 1);
-        chart_line(v->canvas, &ax, v->xs, v->ys, n, loss_series[i].role, loss_series[i].ascii);
+        chart_line(v->canvas, &ax, v->xs, v->ys, n, tab[i].role, tab[i].ascii);
     }
     widget_y_labels(&ax, in.y + 1, in.x, ch, label_w);
     widget_canvas(v->canvas, in.y + 1, in.x + label_w);
     char lo[24], hi[24];
     snprintf(lo, sizeof lo, "%lld", (long long)ax.xmin);
-    snprintf(hi, sizeof hi, "step %lld", (long long)ax.xmax);
+    snprintf(hi, sizeof hi, "%s %lld", tab == search_series ? "generation" : "step",
+             (long long)ax.xmax);
     widget_text(in.y + in.h - 1, in.x + label_w, cw, ROLE_INACTIVE, "%s", lo);
     int hx = in.x + in.w - (int)strlen(hi);
     if (hx > in.x + label_w + (int)strlen(lo) + 1)

@@ -4,7 +4,10 @@
 # the worker published (the last train record of events.msgpack while paused), p pauses and
 # resumes (mos ctl status), t changes the target after confirmation (mos ctl status and the
 # next status message), x explains there is no front during training, resizing to 80x24 and
-# 200x60 renders without artifacts, and q leaves the worker running.
+# 200x60 renders without artifacts, and q leaves the worker running. Then, after a small latency
+# table (mos latency), a search worker: the loss panel shows the search's best loss, and x on a
+# front point (confirmed) makes the worker extract it: the subnet directory is written and the
+# dashboard shows the path.
 # Skipped (77) while the build has no train stage.
 set -euo pipefail
 tmp=$(mktemp -d)
@@ -66,4 +69,24 @@ grep -q running <<< "$(ctl status)" || fail "worker not running after the second
 keys q; wait_for "DASH-EXITED-0"
 kill -0 "$pid" 2>/dev/null || fail "the worker died when the dashboard quit"
 grep -q running <<< "$(ctl status)" || fail "worker not answering after the dashboard quit"
+stop_tmux
+
+# Search and extraction: stop the trainer (it checkpoints), measure a small latency table,
+# start a search worker and extract the first front point from the dashboard.
+ctl stop > /dev/null
+for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "the trainer did not stop"
+"$MOS" latency --run-dir "$run" --config "$tmp/run.yml" --archs 60 --verify 4 --runs 3 \
+    --warmup 1 --fit-steps 300 --quiet > "$tmp/latency.out" 2>&1 \
+    || fail "mos latency: $(tail -3 "$tmp/latency.out")"
+pid=$("$MOS" worker --detach --run-dir "$run" --stage search --config "$tmp/run.yml")
+PIDS+=("$pid")
+start_dash 120 40 LANG=C.UTF-8 TERM=tmux-256color -- --run-dir "$run"
+wait_for "\[1/[0-9]+\] predicted" 30   # the tiny search lasts seconds (and cannot pause)
+keys x; wait_for "Extract front point 1/[0-9]+ "
+keys y
+wait_for "extract: ok" 10
+wait_for "extract +done 100% /" 60
+ls "$run"/subnets/*/model.safetensors > /dev/null 2>&1 || fail "no extracted model.safetensors"
+keys q; wait_for "DASH-EXITED-0"
 echo "dash_worker: ok"
