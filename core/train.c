@@ -35,7 +35,9 @@ typedef struct Trainer {
     CkptBlocks blocks;
     Rng drop_rng;
     long step, tokens;
-    double elapsed_s, valid_loss, ema_step_s;
+    double elapsed_s, valid_loss;
+    double session_t0, session_elapsed0;   /* wall clock and elapsed_s when this run started */
+    long session_step0;
     int *mb_store;              /* update_freq micro-batches, 3 * max_tokens ints each */
     Batch *mb;
     Arch valid_arch[ARCH_GROUP_COUNT];
@@ -172,11 +174,11 @@ static void trainer_close(Trainer *t)
         batcher_done(&t->tb);
     if (t->vb.order)
         batcher_done(&t->vb);
-    data_split_free(&t->train);
-    data_split_free(&t->valid);
     if (t->refs)
         eval_free_refs(t->refs, t->valid.n);
     detok_done(&t->detok);
+    data_split_free(&t->train);
+    data_split_free(&t->valid);
     free(t->tensors);
     free(t->mb_store);
     free(t->mb);
@@ -346,12 +348,14 @@ static int trainer_update(Trainer *t, MosErr *err)
     t->step++;
     t->tokens += ntok * na;
     double dt = now_s() - t0;
-    t->elapsed_s += dt;
-    t->ema_step_s = t->ema_step_s > 0 ? 0.9 * t->ema_step_s + 0.1 * dt : dt;
+    /* elapsed and ETA count validation and checkpoints too: the wall clock of this run */
+    double session = now_s() - t->session_t0;
+    t->elapsed_s = t->session_elapsed0 + session;
+    double per_step = session / (double)(t->step - t->session_step0);
     TrainEvent ev = {.kind = TRAIN_EV_STEP, .step = t->step, .total_steps = tc->max_update,
                      .loss = loss / (double)(ntok * na), .bleu = -1, .lr = lr, .grad_norm = norm,
                      .tok_per_s = (double)(ntok * na) / dt,
-                     .eta_s = t->ema_step_s * (double)(tc->max_update - t->step),
+                     .eta_s = per_step * (double)(tc->max_update - t->step),
                      .arch = archs[0]};
     emit(t, &ev);
     return 0;
@@ -371,11 +375,10 @@ static int trainer_loop(Trainer *t, MosErr *err)
         int last = t->step == tc->max_update;
         if (t->step % tc->valid_every == 0 || last)
             trainer_validate(t);
-        if ((t->step % tc->save_every == 0 || last || t->save_now || t->stop) &&
-            trainer_save(t, err) < 0)
-            return -1;
         if (t->stop)
-            return 0;
+            break;
+        if ((t->step % tc->save_every == 0 || last || t->save_now) && trainer_save(t, err) < 0)
+            return -1;
     }
     if (t->stop) {
         logf_(t, "stopped at update %ld", t->step);
@@ -405,6 +408,9 @@ int train_run(const RunConfig *cfg, const char *run_dir, int resume, const Train
               t->valid.n);
         if (t->step >= cfg->train.max_update)
             logf_(t, "already trained to update %ld of %d", t->step, cfg->train.max_update);
+        t->session_t0 = now_s();
+        t->session_elapsed0 = t->elapsed_s;
+        t->session_step0 = t->step;
         rc = trainer_loop(t, err);
     }
     trainer_close(t);
