@@ -102,5 +102,12 @@ int extract_pick_latency(const char *search_dir, double max_ms, FrontPoint *out,
 
 Supernet *extract_model(Supernet *s, const Arch *a, int max_tokens, MosErr *err)
 {
-    return modelfile_build(s, a, max_tokens, err);
+    if (supernet_config(s)->mos == MOS_NONE)
+        return modelfile_build(s, a, max_tokens, err);
+    Supernet *plain = supernet_collapse_new(s, a, err);   /* W(a) into plain weights */
+    if (!plain)
+        return NULL;
+    Supernet *m = modelfile_build(plain, a, max_tokens, err);
+    supernet_destroy(&plain);
+    return m;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "strbuf.h"
 
 int control_init(Control *c, JobCtl *job, Publisher *pub, const char *stage, const char *run_dir,
@@ -18,7 +19,8 @@ int control_init(Control *c, JobCtl *job, Publisher *pub, const char *stage, con
     c->job = job;
     c->pub = pub;
     c->reply = malloc(sizeof *c->reply);
-    if (!c->reply)
+    c->msg = malloc(sizeof *c->msg);
+    if (!c->reply || !c->msg)
         return err_set(err, "out of memory for replies");
     msg_buf_init(&c->out);
     snprintf(c->stage, sizeof c->stage, "%s", stage);
@@ -36,7 +38,9 @@ int control_init(Control *c, JobCtl *job, Publisher *pub, const char *stage, con
 void control_done(Control *c)
 {
     free(c->reply);
+    free(c->msg);
     c->reply = NULL;
+    c->msg = NULL;
     msg_buf_done(&c->out);
 }
 
@@ -85,6 +89,34 @@ static WorkerCmd worker_cmd(CmdKind k)
     return (WorkerCmd)w;
 }
 
+/* Extraction runs as a child process (extractor.h); its progress is published as extract
+ * messages, the first one now. */
+static void extract(Control *c, int64_t id)
+{
+    MosErr e;
+    Arch a;
+    const MsgCmd *args = &c->cmd.args;
+    if (args->has_arch && strcmp(args->arch, "largest") != 0 &&
+        strcmp(args->arch, "smallest") != 0 && arch_parse(args->arch, &a, &e) < 0) {
+        msg_reply_error(c->reply, id, PROTO_E_BAD_ARG, "extract: %s", e.msg);
+        c->refused++;
+        return;
+    }
+    if (!c->ex) {
+        msg_reply_error(c->reply, id, PROTO_E_ILLEGAL_STATE, "extract: not available here");
+        c->refused++;
+        return;
+    }
+    if (extractor_start(c->ex, args, c->msg, &e) < 0) {
+        msg_reply_error(c->reply, id, c->ex->pid > 0 ? PROTO_E_BUSY : PROTO_E_INTERNAL, "%s",
+                        e.msg);
+        c->refused++;
+        return;
+    }
+    publisher_publish(c->pub, c->msg, &e);   /* a failure is counted there; it still runs */
+    reply_ok(c, id);
+}
+
 static void apply(Control *c)
 {
     const Cmd *cmd = &c->cmd;
@@ -92,10 +124,7 @@ static void apply(Control *c)
     MosErr e;
     WorkerCmd w = worker_cmd(cmd->kind);
     if (w == WCMD_EXTRACT && state_allowed(jobctl_state(c->job), w)) {
-        /* No job of this build extracts while it runs; say so instead of pretending. */
-        msg_reply_error(c->reply, id, PROTO_E_ILLEGAL_STATE,
-                        "extract: the %s job cannot extract subnets while it runs", c->stage);
-        c->refused++;
+        extract(c, id);
         return;
     }
     WorkerState before = jobctl_state(c->job);

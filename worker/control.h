@@ -5,6 +5,7 @@
 #ifndef MOS_CONTROL_H
 #define MOS_CONTROL_H
 
+#include "extractor.h"
 #include "jobctl.h"
 #include "msg.h"
 #include "publish.h"
@@ -12,6 +13,8 @@
 typedef struct Control {
     JobCtl *job;
     Publisher *pub;
+    Extractor *ex;          /* NULL: extraction is refused (no executable to run, e.g. tests) */
+    Msg *msg;               /* heap: an extract message to publish */
     MsgReply *reply;        /* heap (a snapshot reply is ~1 MB), reused */
     Cmd cmd;
     MsgBuf out;             /* the encoded reply after control_handle */

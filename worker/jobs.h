@@ -13,8 +13,11 @@ int job_latency_done(const JobEnv *env);
 int job_search_run(const JobEnv *env, MosErr *err);
 int job_search_done(const JobEnv *env);
 
+int job_train_run(const JobEnv *env, MosErr *err);
+
 #define JOB_STAGES \
     { "prepare", job_prepare_run, job_prepare_done }, \
+    { "train", job_train_run, NULL }, \
     { "latency", job_latency_run, job_latency_done }, \
     { "search", job_search_run, job_search_done },
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -77,20 +78,31 @@ def timed_training(h, name, updates, stalled):
         ctx.term()
     ts = [b["ts"] for t, b in read_events(run)[0] if t == "train"]
     check(len(ts) == updates, f"{name}: {updates} updates logged ({len(ts)})")
+    cpu = [l for l in open(os.path.join(run, "worker.log")) if " cpu: job thread " in l]
+    check(cpu, f"{name}: worker.log reports the CPU split")
+    m = re.search(r"job thread ([0-9.]+) s, everything else ([0-9.]+) s", cpu[-1])
+    job_s, other_s = float(m.group(1)), float(m.group(2))
     # skip the first 10 updates (warm-up of caches and allocator)
-    return (ts[-1] - ts[10]) / (len(ts) - 11)
+    return (ts[-1] - ts[10]) / (len(ts) - 11), other_s / job_s
 
 
 def slowdown(h, updates, pairs):
-    free, stalled = [], []
+    free, stalled, free_cpu, stalled_cpu = [], [], [], []
     for i in range(pairs):
-        free.append(timed_training(h, f"free{i}", updates, False))
-        stalled.append(timed_training(h, f"stalled{i}", updates, True))
-        log(f"pair {i + 1}: {1e3 * free[-1]:.3f} ms/update free, "
-            f"{1e3 * stalled[-1]:.3f} ms/update with stalled subscribers")
+        t, c = timed_training(h, f"free{i}", updates, False)
+        free.append(t), free_cpu.append(c)
+        t, c = timed_training(h, f"stalled{i}", updates, True)
+        stalled.append(t), stalled_cpu.append(c)
+        log(f"pair {i + 1}: {1e3 * free[-1]:.3f} ms/update free, {1e3 * stalled[-1]:.3f} "
+            f"ms/update with stalled subscribers; CPU besides the job {100 * free_cpu[-1]:.2f} % "
+            f"vs {100 * stalled_cpu[-1]:.2f} %")
     a, b = statistics.median(free), statistics.median(stalled)
     log(f"stalled dashboard: median {1e3 * a:.3f} -> {1e3 * b:.3f} ms/update, "
-        f"slowdown {100 * (b / a - 1):+.2f} % ({pairs} pairs of {updates} updates)")
+        f"wall-clock slowdown {100 * (b / a - 1):+.2f} % ({pairs} pairs of {updates} updates)")
+    ca, cb = statistics.median(free_cpu), statistics.median(stalled_cpu)
+    log(f"CPU besides the job thread (publishing, log, commands, ZeroMQ threads), in % of the "
+        f"job's CPU: {100 * ca:.2f} % free, {100 * cb:.2f} % stalled: the stalled dashboard "
+        f"adds {100 * (cb - ca):+.2f} points")
 
 
 def main():
@@ -104,8 +116,10 @@ def main():
     random.seed(1)
 
     def body(h):
-        kill_cycles(h, args.cycles)
-        slowdown(h, args.updates, args.pairs)
+        if args.cycles > 0:
+            kill_cycles(h, args.cycles)
+        if args.pairs > 0:
+            slowdown(h, args.updates, args.pairs)
     return run_main("bench", body)
 
 

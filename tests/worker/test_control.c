@@ -77,6 +77,22 @@ static MsgReply *call(Fixture *f, CmdKind k, int64_t id, double target)
     return f->reply;
 }
 
+static MsgReply *call_extract(Fixture *f, int64_t id, const char *arch)
+{
+    Cmd c;
+    ProtoErr pe;
+    memset(&c, 0, sizeof c);
+    c.kind = CMD_EXTRACT;
+    c.args.id = id;
+    c.args.has_arch = true;
+    snprintf(c.args.arch, sizeof c.args.arch, "%s", arch);
+    assert_int_equal(msg_cmd_encode(&c, &f->buf, &pe), 0);
+    control_handle(&f->ctl, f->buf.data, f->buf.len);
+    assert_int_equal(msg_reply_decode(f->ctl.out.data, f->ctl.out.len, f->reply, &pe), 0);
+    assert_int_equal(f->reply->id, id);
+    return f->reply;
+}
+
 static void test_commands(void **st)
 {
     Fixture *f = *st;
@@ -102,6 +118,9 @@ static void test_commands(void **st)
     r = call(f, CMD_STATUS, 7, 0);
     assert_true(r->status.has_target_ms && r->status.target_ms == 120.0);
     assert_true(call(f, CMD_CHECKPOINT, 8, 0)->ok);
+    r = call_extract(f, 80, "enc=1x1:nonsense");          /* checked before anything runs */
+    assert_false(r->ok);
+    assert_string_equal(r->error.code, "bad_arg");
     assert_true(call(f, CMD_RESUME, 9, 0)->ok);
     assert_int_equal(jobctl_poll(&f->job), TRAIN_CHECKPOINT);
     assert_int_equal(jobctl_poll(&f->job), TRAIN_CONTINUE);
