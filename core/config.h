@@ -45,6 +45,7 @@ typedef struct TrainConfig {
     int valid_sentences;      /* validation subset size used during training (0: all) */
     unsigned long long seed;
     int threads;              /* OpenBLAS threads for this job */
+    int valid_bleu;           /* valid sentences decoded (greedy) for BLEU at each validation */
 } TrainConfig;
 
 typedef struct RunConfig {

@@ -87,7 +87,6 @@ int latency_dataset(const LatencyBackend *b, const SearchSpace *space, uint64_t 
  * the predictor sees architectures past the training space's edges. */
 void latency_space_wider(const SearchSpace *train, SearchSpace *wide);
 
-#endif
 
 /* ---- the whole `mos latency` job ----------------------------------------------------------- */
 
@@ -119,3 +118,5 @@ typedef struct LatencyJobReport {
  * to stop (every row measured so far is kept; run again to continue), -1 on error. */
 int latency_job_run(const LatencyBackend *b, const LatencyJob *job, LatencyProgressFn progress,
                     void *progress_ctx, LatencyJobReport *rep, MosErr *err);
+
+#endif

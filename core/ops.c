@@ -119,14 +119,36 @@ void relu_backward_inplace(float *dx, const float *out, long N)
         dx[i] = out[i] > 0.0f ? dx[i] : 0.0f;
 }
 
+/* Keep flags from 16-bit uniforms, four per rng_next: an entry is kept when its draw is at least
+ * round(p · 65536), so the keep probability is 1 - that / 65536 and the scale its inverse. */
+typedef struct Drops { Rng *rng; uint64_t bits; int left; uint32_t cut; float inv; } Drops;
+
+static Drops drops_init(Rng *rng, float p)
+{
+    uint32_t cut = (uint32_t)(p * 65536.0f + 0.5f);
+    return (Drops){.rng = rng, .cut = cut, .inv = 65536.0f / (float)(65536u - cut)};
+}
+
+static inline int drops_keep(Drops *d)
+{
+    if (!d->left) {
+        d->bits = rng_next(d->rng);
+        d->left = 4;
+    }
+    uint32_t u = (uint32_t)(d->bits & 0xffff);
+    d->bits >>= 16;
+    d->left--;
+    return u >= d->cut;
+}
+
 void dropout_forward(float *x, uint8_t *mask, long N, float p, Rng *rng)
 {
     if (p <= 0.0f)
         return;
-    float inv = 1.0f / (1.0f - p);
+    Drops d = drops_init(rng, p);
     for (long i = 0; i < N; i++) {
-        mask[i] = rng_float(rng) >= p;
-        x[i] = mask[i] ? x[i] * inv : 0.0f;
+        mask[i] = (uint8_t)drops_keep(&d);
+        x[i] = mask[i] ? x[i] * d.inv : 0.0f;
     }
 }
 
@@ -134,7 +156,7 @@ void dropout_backward(float *dx, const uint8_t *mask, long N, float p)
 {
     if (p <= 0.0f)
         return;
-    float inv = 1.0f / (1.0f - p);
+    float inv = drops_init(NULL, p).inv;
     for (long i = 0; i < N; i++)
         dx[i] = mask[i] ? dx[i] * inv : 0.0f;
 }
@@ -199,9 +221,9 @@ static void attn_probs(float *S, const float *q, const float *k, const AttnDims 
 /* Attention dropout on P (Tq · nK) in place, one draw per entry in index order. */
 static void attn_dropout(float *P, long n, float p, Rng *rng)
 {
-    float inv = 1.0f / (1.0f - p);
+    Drops d = drops_init(rng, p);
     for (long i = 0; i < n; i++)
-        P[i] = rng_float(rng) >= p ? P[i] * inv : 0.0f;
+        P[i] = drops_keep(&d) ? P[i] * d.inv : 0.0f;
 }
 
 void attention_forward(float *out, const float *q, const float *k, const float *v,
@@ -257,7 +279,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                 blas_gemm(0, 1, d->Tq, d->Tk, HS, 1.0f, dob, d->QD, v + off, d->ldkv, 0.0f,
                           dP + j * d->Tk, nK);
             }
-            float inv = drop ? 1.0f / (1.0f - p) : 1.0f;
+            float inv = drop ? drops_init(NULL, p).inv : 1.0f;
             for (int i = 0; i < d->Tq; i++) {
                 float *dpr = dP + (size_t)i * nK;
                 const float *pr = P + (size_t)i * nK, *pdr = pd + (size_t)i * nK;
@@ -341,6 +363,21 @@ static double row_sum(const float *z, int V)
     for (int l = 0; l < LANES; l++)
         s += a[l];
     return s;
+}
+
+float ops_logsumexp(const float *z, int V)
+{
+    float mx = row_max(z, V), a[LANES] = {0};
+    int c = 0;
+    for (; c + LANES <= V; c += LANES)
+        for (int l = 0; l < LANES; l++)
+            a[l] += exp_neg(z[c + l] - mx);
+    double s = 0.0;
+    for (; c < V; c++)
+        s += exp_neg(z[c] - mx);
+    for (int l = 0; l < LANES; l++)
+        s += a[l];
+    return mx + (float)log(s);
 }
 
 double xent_forward(float *logits, const int *target, int N, int V, float eps, int pad,

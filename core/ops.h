@@ -38,8 +38,10 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
 void relu_forward(float *x, long N);
 void relu_backward_inplace(float *dx, const float *out, long N);
 
-/* Inverted dropout in place: x (N) *= keep / (1 - p), keep ~ Bernoulli(1 - p) drawn from rng in
- * index order and saved in mask (N). p == 0: nothing (mask untouched). Backward: dx *= same. */
+/* Inverted dropout in place: x (N) *= keep / (1 - p'), keep ~ Bernoulli(1 - p') drawn from rng in
+ * index order (16-bit draws, so p' is p rounded to a multiple of 2^-16) and saved in mask (N).
+ * p == 0: nothing (mask untouched). Backward: dx *= the same factor. Attention dropout draws the
+ * same way. */
 void dropout_forward(float *x, uint8_t *mask, long N, float p, Rng *rng);
 void dropout_backward(float *dx, const uint8_t *mask, long N, float p);
 
@@ -78,6 +80,9 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
  * Cody-Waite reduction x = n·ln2 + r, |r| <= ln2/2, degree-7 polynomial for e^r, 2^n from the
  * exponent bits. Relative error below 3e-7 (tests/core/test_ops.c). */
 float ops_exp(float x);
+
+/* log sum_c exp(z[c]) over one row of V values (vectorized, via ops_exp). */
+float ops_logsumexp(const float *z, int V);
 
 /* Label-smoothed cross-entropy as fairseq (HAT era): per row with target y != pad,
  * loss = (1 - eps) · (-log p_y) + (eps / V) · sum_v (-log p_v).

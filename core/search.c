@@ -24,7 +24,7 @@ void search_config_default(SearchConfig *c)
     c->max_draws = 1000;
 }
 
-static int config_check(const SearchConfig *c, MosErr *err)
+int search_config_check(const SearchConfig *c, MosErr *err)
 {
     if (c->algo < 0 || c->algo >= SEARCH_ALGO_COUNT)
         return err_set(err, "search: unknown algorithm %d", (int)c->algo);
@@ -48,7 +48,7 @@ int search_init(Search *s, const SearchSpace *space, const SearchConfig *cfg,
                 void *latency_ctx, MosErr *err)
 {
     memset(s, 0, sizeof *s);
-    if (config_check(cfg, err))
+    if (search_config_check(cfg, err))
         return -1;
     s->cfg = *cfg;
     s->space = *space;

@@ -35,6 +35,10 @@ typedef struct SearchConfig {
 /* HAT's settings: evo, 125/25/50/50, 30 iterations, p = 0.3, no target, seed 1. */
 void search_config_default(SearchConfig *c);
 
+/* 0 when c is consistent (evo: population == parents + mutations + crossovers, positive sizes,
+ * p in [0, 1]); else -1 with the reason. search_init checks the same. */
+int search_config_check(const SearchConfig *c, MosErr *err);
+
 /* One evaluated subnet. */
 typedef struct SearchRecord {
     Arch arch;

@@ -421,57 +421,79 @@ static void carve_backward(Supernet *s, Acts *x, Carve *c, const Arch *a, int F)
     x->demb = take(c, Ns * de);
 }
 
+/* Encoder part of the record; returns the largest FFN dim used. */
+static int carve_encoder(Supernet *s, Acts *x, Carve *c, const Arch *a, int train)
+{
+    size_t Ns = (size_t)x->Ns, de = (size_t)a->enc_embed;
+    int Fmax = 0, Q = s->Q;
+    x->emb_e = take(c, Ns * de);
+    x->mask_e = take_mask(c, Ns * de, train);
+    x->encout = take(c, a->enc_layers * Ns * de);
+    for (int l = 0; l < a->enc_layers; l++) {
+        EncAct *e = &x->enc[l];
+        carve_sub(c, &e->sa, Ns, (int)de, train, 1);
+        carve_sub(c, &e->ff, Ns, (int)de, train, 0);
+        e->ff.out = c->base ? x->encout + l * Ns * de : NULL;
+        e->qkv = take(c, Ns * 3 * Q);
+        e->att = take(c, Ns * Q);
+        e->f = take(c, Ns * a->enc_ffn[l]);
+        Fmax = a->enc_ffn[l] > Fmax ? a->enc_ffn[l] : Fmax;
+    }
+    int pre = s->cfg.pre_ln;
+    x->encf = pre ? take(c, x->nf * Ns * de) : NULL;
+    x->encf_mean = pre ? take(c, x->nf * Ns) : NULL;
+    x->encf_rstd = pre ? take(c, x->nf * Ns) : NULL;
+    return Fmax;
+}
+
+/* Decoder part of the record; returns the largest FFN dim used. */
+static int carve_decoder(Supernet *s, Acts *x, Carve *c, const Arch *a, int train)
+{
+    size_t Ns = (size_t)x->Ns, Nt = (size_t)x->Nt, dd = (size_t)a->dec_embed;
+    int Fmax = 0, Q = s->Q;
+    x->emb_d = take(c, Nt * dd);
+    x->mask_d = take_mask(c, Nt * dd, train);
+    for (int l = 0; l < a->dec_layers; l++) {
+        DecAct *d = &x->dec[l];
+        carve_sub(c, &d->sa, Nt, (int)dd, train, 1);
+        carve_sub(c, &d->ca, Nt, (int)dd, train, 1);
+        carve_sub(c, &d->ff, Nt, (int)dd, train, 1);
+        d->qkv = take(c, Nt * 3 * Q);
+        d->att = take(c, Nt * Q);
+        d->cq = take(c, Nt * Q);
+        d->ckv = take(c, supernet_ende_blocks(a, l) * Ns * 2 * Q);
+        d->catt = take(c, Nt * Q);
+        d->f = take(c, Nt * a->dec_ffn[l]);
+        Fmax = a->dec_ffn[l] > Fmax ? a->dec_ffn[l] : Fmax;
+    }
+    int pre = s->cfg.pre_ln;
+    x->decf = pre ? take(c, Nt * dd) : NULL;
+    x->decf_mean = pre ? take(c, Nt) : NULL;
+    x->decf_rstd = pre ? take(c, Nt) : NULL;
+    return Fmax;
+}
+
 size_t supernet_carve(Supernet *s, Acts *x, float *base, uint8_t *mbase, size_t *mask_bytes,
                       int B, int Ts, int Tt, const Arch *a, int train)
 {
     Carve c = {.base = base, .mbase = mbase};
-    int pre = s->cfg.pre_ln, Q = s->Q, Fmax = 0;
-    size_t Ns = (size_t)B * Ts, Nt = (size_t)B * Tt, de = a->enc_embed, dd = a->dec_embed;
-    x->B = B; x->Ts = Ts; x->Tt = Tt; x->Ns = (int)Ns; x->Nt = (int)Nt;
+    size_t Ns = (size_t)B * Ts, Nt = (size_t)B * Tt;
+    x->B = B;
+    x->Ts = Ts;
+    x->Tt = Tt;
+    x->Ns = (int)Ns;
+    x->Nt = (int)Nt;
     x->nf = a->enc_layers < 3 ? a->enc_layers : 3;
     x->Le = a->enc_layers;
-    x->de = (int)de;
-    x->emb_e = take(&c, Ns * de);
-    x->mask_e = take_mask(&c, Ns * de, train);
-    x->encout = take(&c, a->enc_layers * Ns * de);
-    for (int l = 0; l < a->enc_layers; l++) {
-        EncAct *e = &x->enc[l];
-        carve_sub(&c, &e->sa, Ns, (int)de, train, 1);
-        carve_sub(&c, &e->ff, Ns, (int)de, train, 0);
-        e->ff.out = base ? x->encout + l * Ns * de : NULL;
-        e->qkv = take(&c, Ns * 3 * Q);
-        e->att = take(&c, Ns * Q);
-        e->f = take(&c, Ns * a->enc_ffn[l]);
-        Fmax = a->enc_ffn[l] > Fmax ? a->enc_ffn[l] : Fmax;
-    }
-    x->encf = pre ? take(&c, x->nf * Ns * de) : NULL;
-    x->encf_mean = pre ? take(&c, x->nf * Ns) : NULL;
-    x->encf_rstd = pre ? take(&c, x->nf * Ns) : NULL;
-    x->emb_d = take(&c, Nt * dd);
-    x->mask_d = take_mask(&c, Nt * dd, train);
-    for (int l = 0; l < a->dec_layers; l++) {
-        DecAct *d = &x->dec[l];
-        carve_sub(&c, &d->sa, Nt, (int)dd, train, 1);
-        carve_sub(&c, &d->ca, Nt, (int)dd, train, 1);
-        carve_sub(&c, &d->ff, Nt, (int)dd, train, 1);
-        d->qkv = take(&c, Nt * 3 * Q);
-        d->att = take(&c, Nt * Q);
-        d->cq = take(&c, Nt * Q);
-        d->ckv = take(&c, supernet_ende_blocks(a, l) * Ns * 2 * Q);
-        d->catt = take(&c, Nt * Q);
-        d->f = take(&c, Nt * a->dec_ffn[l]);
-        Fmax = a->dec_ffn[l] > Fmax ? a->dec_ffn[l] : Fmax;
-    }
-    x->decf = pre ? take(&c, Nt * dd) : NULL;
-    x->decf_mean = pre ? take(&c, Nt) : NULL;
-    x->decf_rstd = pre ? take(&c, Nt) : NULL;
-    x->tmp = take(&c, imax(Ns * de, Nt * dd));
+    x->de = a->enc_embed;
+    int fe = carve_encoder(s, x, &c, a, train), fd = carve_decoder(s, x, &c, a, train);
+    x->tmp = take(&c, imax(Ns * a->enc_embed, Nt * a->dec_embed));
     x->logits = take(&c, imax(1, Nt < XENT_CHUNK ? Nt : XENT_CHUNK) * s->V);
     size_t ts = Ts < s->tmax ? (size_t)Ts : (size_t)s->tmax;
     size_t tt = Tt < s->tmax ? (size_t)Tt : (size_t)s->tmax;
     x->scratch = take(&c, 3 * imax(ts * ts, tt * imax(tt, 3 * ts)));
     if (train)
-        carve_backward(s, x, &c, a, Fmax);
+        carve_backward(s, x, &c, a, fe > fd ? fe : fd);
     if (mask_bytes)
         *mask_bytes = c.nm;
     return c.n;

@@ -14,7 +14,8 @@
  *     last 1, 2 or 3 encoder layer outputs (arbitrary code -1, 1, 2; clamped to the encoder
  *     depth), concatenated along time with the source padding mask repeated;
  *   - dropout p = dropout * d / d_max per stack (HAT's calc_dropout); attention dropout fixed.
- * FFN weights come through core/ffn.h so that MoS can mix experts there. */
+ * FFN weights come through core/ffn.h so that MoS can mix experts there. A Supernet holds one
+ * activation record: it is used by one thread at a time. */
 #ifndef MOS_SUPERNET_H
 #define MOS_SUPERNET_H
 

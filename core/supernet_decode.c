@@ -147,13 +147,7 @@ static void layer_step(Supernet *s, const DecView *v, int l, int K, int t, int T
 static void log_softmax_rows(float *z, int N, int V)
 {
     for (int n = 0; n < N; n++) {
-        float *r = z + (size_t)n * V, mx = r[0];
-        for (int c = 1; c < V; c++)
-            mx = r[c] > mx ? r[c] : mx;
-        double sum = 0.0;
-        for (int c = 0; c < V; c++)
-            sum += exp((double)(r[c] - mx));
-        float lse = mx + (float)log(sum);
+        float *r = z + (size_t)n * V, lse = ops_logsumexp(r, V);
         for (int c = 0; c < V; c++)
             r[c] -= lse;
     }

@@ -14,6 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bleu.h"
+#include "detok.h"
+#include "eval.h"
 #include "optim.h"
 #include "supernet.h"
 
@@ -32,10 +35,14 @@ typedef struct Trainer {
     CkptBlocks blocks;
     Rng drop_rng;
     long step, tokens;
-    double elapsed_s, valid_loss, ema_step_s;
+    double elapsed_s, valid_loss;
+    double session_t0, session_elapsed0;   /* wall clock and elapsed_s when this run started */
+    long session_step0;
     int *mb_store;              /* update_freq micro-batches, 3 * max_tokens ints each */
     Batch *mb;
     Arch valid_arch[ARCH_GROUP_COUNT];
+    Detok detok;                /* for validation BLEU (valid_bleu > 0 and a vocabulary) */
+    char **refs;                /* valid references, valid.n of them, or NULL: no BLEU */
     int stop;                   /* poll asked to stop */
     int save_now;               /* poll asked for a checkpoint */
 } Trainer;
@@ -105,6 +112,20 @@ void train_ckpt_blocks(struct Supernet *s, CkptTensor *tbuf, int with_adam, Ckpt
                         with_adam ? supernet_adam_v(s) : NULL, supernet_nparams(s)};
 }
 
+/* Validation BLEU needs the vocabulary and the raw references; without them training goes on
+ * without BLEU and says why. */
+static void setup_valid_bleu(Trainer *t)
+{
+    MosErr e = {{0}};
+    if (t->cfg.train.valid_bleu <= 0)
+        return;
+    if (detok_load(&t->detok, t->data_dir, &t->man, &e) < 0 ||
+        !(t->refs = eval_load_refs(t->data_dir, "valid", &t->valid, &t->detok, &e))) {
+        logf_(t, "no BLEU during validation: %s", e.msg);
+        detok_done(&t->detok);
+    }
+}
+
 static int trainer_open(Trainer *t, const char *run_dir, MosErr *err)
 {
     snprintf(t->data_dir, sizeof t->data_dir, "%s/data", run_dir);
@@ -126,6 +147,7 @@ static int trainer_open(Trainer *t, const char *run_dir, MosErr *err)
         err_prefix(err, "valid");
         return -1;
     }
+    setup_valid_bleu(t);
     t->net = supernet_new(&t->cfg.model, tc->max_tokens, tc->seed, err);
     if (!t->net)
         return -1;
@@ -152,6 +174,9 @@ static void trainer_close(Trainer *t)
         batcher_done(&t->tb);
     if (t->vb.order)
         batcher_done(&t->vb);
+    if (t->refs)
+        eval_free_refs(t->refs, t->valid.n);
+    detok_done(&t->detok);
     data_split_free(&t->train);
     data_split_free(&t->valid);
     free(t->tensors);
@@ -234,8 +259,14 @@ static void trainer_validate(Trainer *t)
             return;
         if (g == GROUP_LARGEST)
             t->valid_loss = loss;
+        double bleu = -1;
+        if (t->refs) {
+            DecodeOpts greedy = {.beam = 1, .lenpen = 1.0f, .max_len_a = 1, .max_len_b = 10};
+            bleu = eval_bleu(t->net, &t->valid_arch[g], &t->valid, &t->detok, t->refs, &greedy,
+                             t->cfg.train.valid_bleu, NULL, NULL).bleu;
+        }
         TrainEvent ev = {.kind = TRAIN_EV_VALID, .step = t->step,
-                         .total_steps = t->cfg.train.max_update, .loss = loss, .bleu = -1,
+                         .total_steps = t->cfg.train.max_update, .loss = loss, .bleu = bleu,
                          .group = (ArchGroup)g, .arch = t->valid_arch[g]};
         emit(t, &ev);
     }
@@ -317,12 +348,14 @@ static int trainer_update(Trainer *t, MosErr *err)
     t->step++;
     t->tokens += ntok * na;
     double dt = now_s() - t0;
-    t->elapsed_s += dt;
-    t->ema_step_s = t->ema_step_s > 0 ? 0.9 * t->ema_step_s + 0.1 * dt : dt;
+    /* elapsed and ETA count validation and checkpoints too: the wall clock of this run */
+    double session = now_s() - t->session_t0;
+    t->elapsed_s = t->session_elapsed0 + session;
+    double per_step = session / (double)(t->step - t->session_step0);
     TrainEvent ev = {.kind = TRAIN_EV_STEP, .step = t->step, .total_steps = tc->max_update,
                      .loss = loss / (double)(ntok * na), .bleu = -1, .lr = lr, .grad_norm = norm,
                      .tok_per_s = (double)(ntok * na) / dt,
-                     .eta_s = t->ema_step_s * (double)(tc->max_update - t->step),
+                     .eta_s = per_step * (double)(tc->max_update - t->step),
                      .arch = archs[0]};
     emit(t, &ev);
     return 0;
@@ -342,11 +375,10 @@ static int trainer_loop(Trainer *t, MosErr *err)
         int last = t->step == tc->max_update;
         if (t->step % tc->valid_every == 0 || last)
             trainer_validate(t);
-        if ((t->step % tc->save_every == 0 || last || t->save_now || t->stop) &&
-            trainer_save(t, err) < 0)
-            return -1;
         if (t->stop)
-            return 0;
+            break;
+        if ((t->step % tc->save_every == 0 || last || t->save_now) && trainer_save(t, err) < 0)
+            return -1;
     }
     if (t->stop) {
         logf_(t, "stopped at update %ld", t->step);
@@ -376,6 +408,9 @@ int train_run(const RunConfig *cfg, const char *run_dir, int resume, const Train
               t->valid.n);
         if (t->step >= cfg->train.max_update)
             logf_(t, "already trained to update %ld of %d", t->step, cfg->train.max_update);
+        t->session_t0 = now_s();
+        t->session_elapsed0 = t->elapsed_s;
+        t->session_step0 = t->step;
         rc = trainer_loop(t, err);
     }
     trainer_close(t);

@@ -48,9 +48,9 @@ int client_resync(Client *c, ProtoErr *e)
 {
     Cmd cmd = { .kind = CMD_SNAPSHOT };
     c->synced = false;
-    c->snap_sent_ms = now_ms();          /* retried after CLIENT_SNAPSHOT_RETRY_MS anyway */
     int64_t id = client_command(c, &cmd, e);
     c->snap_id = id < 0 ? -2 : id;
+    c->snap_sent_ms = now_ms();
     return id < 0 ? -1 : 0;
 }
 
@@ -70,6 +70,7 @@ int client_new(void *ctx, const WireEndpoints *ep, const WireCurve *curve, Clien
     c->sub = wire_connect(ctx, ZMQ_SUB, ep->pub, curve, e);       /* subscribe first */
     if (c->sub)
         c->dealer = wire_connect(ctx, ZMQ_DEALER, ep->ctl, curve, e);
+    /* the DEALER queues the request until the connection is up */
     if (!c->dealer || client_resync(c, e) < 0) {
         client_destroy(&c);
         return -1;
@@ -138,12 +139,30 @@ static ClientEv on_update(Client *c, WireFrames *f, ProtoErr *e)
     return CLIENT_EV_MSG;
 }
 
+/* Time to ask for a snapshot again: none applied, the last request is older than
+ * CLIENT_SNAPSHOT_RETRY_MS, and the worker shows life (a reply since, or SUB has data).
+ * While the worker is away nothing is re-sent: the one queued request reaches it when it
+ * comes back, instead of a burst of them. */
+static bool snapshot_overdue(Client *c)
+{
+    if (c->synced || now_ms() - c->snap_sent_ms <= CLIENT_SNAPSHOT_RETRY_MS)
+        return false;
+    if (c->snap_id == -2 || c->last_rx_ms > c->snap_sent_ms)
+        return true;
+    zmq_pollitem_t item = { .socket = c->sub, .events = ZMQ_POLLIN };
+    return zmq_poll(&item, 1, 0) > 0;
+}
+
 /* Handles whatever is readable right now; NONE when nothing for the caller. */
 static int client_step(Client *c, ClientEv *ev, ProtoErr *e)
 {
     WireFrames f;
     *ev = CLIENT_EV_NONE;
     int rc = wire_recv(c->dealer, &f, 0, e);
+    if (rc == -2) {
+        c->stats.bad++;
+        return 1;
+    }
     if (rc > 0) {
         *ev = f.n == 1 ? on_reply(c, wire_frame_data(&f, 0), wire_frame_size(&f, 0), e)
                        : CLIENT_EV_NONE;
@@ -155,6 +174,10 @@ static int client_step(Client *c, ClientEv *ev, ProtoErr *e)
     if (rc < 0 || !c->synced)
         return rc;
     rc = wire_recv(c->sub, &f, 0, e);
+    if (rc == -2) {
+        c->stats.bad++;
+        return 1;
+    }
     if (rc > 0) {
         *ev = on_update(c, &f, e);
         wire_frames_close(&f);
@@ -166,7 +189,7 @@ int client_poll(Client *c, int timeout_ms, ClientEv *ev, ProtoErr *e)
 {
     double deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
-        if (!c->synced && now_ms() - c->snap_sent_ms > CLIENT_SNAPSHOT_RETRY_MS)
+        if (snapshot_overdue(c))
             client_resync(c, e);          /* lost or refused snapshot: ask again */
         int rc;
         do {

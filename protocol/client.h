@@ -29,7 +29,9 @@ typedef struct ClientStats {
 
 typedef struct Client Client;
 
-/* Connects to ep (curve: NULL for plain) and sends the first snapshot request. */
+/* Connects to ep (curve: NULL for plain) and queues the first snapshot request (delivered when
+ * the connection is up). A request without a reply is repeated every
+ * CLIENT_SNAPSHOT_RETRY_MS, but only while the worker shows signs of life. */
 int  client_new(void *ctx, const WireEndpoints *ep, const WireCurve *curve, Client **out,
                 ProtoErr *e);
 void client_destroy(Client **c);
@@ -46,7 +48,8 @@ const Msg      *client_msg(const Client *c);
 const MsgReply *client_reply(const Client *c);
 
 /* Sends a command (args.id is assigned and returned; < 0 with e set when it cannot be sent).
- * Its reply arrives as CLIENT_EV_REPLY with the same id. */
+ * It is queued while the worker is unreachable. Its reply arrives as CLIENT_EV_REPLY with the
+ * same id. */
 int64_t client_command(Client *c, Cmd *cmd, ProtoErr *e);
 
 /* Asks for a new snapshot now (e.g. on a user's request). */

@@ -19,8 +19,9 @@ static uint64_t be_read(const unsigned char *p, int k)
     return v;
 }
 
-/* Reads one object header at p[0..left): sets *hdr (header bytes), *body (payload bytes for
- * str/bin/ext and fixed scalars) and *items (elements a container holds). -1 if malformed. */
+/* Reads one object header at p[0..left): sets *hdr (header bytes, possibly > left when the
+ * header is cut), *body (payload bytes for str/bin/ext and fixed scalars) and *items (elements
+ * a container holds). -1 if malformed. */
 static int scan_header(const unsigned char *p, size_t left, size_t *hdr, uint64_t *body,
                        uint64_t *items)
 {
@@ -40,10 +41,10 @@ static int scan_header(const unsigned char *p, size_t left, size_t *hdr, uint64_
         return -1;                                   /* 0xc1: never used */
     int k = lenbytes[c - 0xc4];
     if (k < 0) { *body = (uint64_t)-k; return 0; }
-    if (left < 1 + (size_t)k)
-        return -1;
-    uint64_t len = be_read(p + 1, k);
     *hdr = 1 + (size_t)k;
+    if (left < *hdr)
+        return 0;                                    /* the caller sees hdr > left */
+    uint64_t len = be_read(p + 1, k);
     if (c >= 0xc7 && c <= 0xc9)
         *body = len + 1;                             /* ext: type byte + data */
     else if (c >= 0xdc && c <= 0xdd)
@@ -55,14 +56,12 @@ static int scan_header(const unsigned char *p, size_t left, size_t *hdr, uint64_
     return 0;
 }
 
-int msg_scan(const void *buf, size_t n, ProtoErr *e)
+int msg_scan_prefix(const void *buf, size_t n, size_t *used, ProtoErr *e)
 {
     const unsigned char *p = buf;
     uint64_t left[SCAN_MAX_DEPTH + 1];
     int depth = 0;
     size_t pos = 0;
-    if (n > PROTO_MSG_MAX)
-        return proto_err(e, "message of %zu bytes > %u", n, PROTO_MSG_MAX);
     left[0] = 1;
     for (;;) {
         while (depth >= 0 && left[depth] == 0)
@@ -71,27 +70,43 @@ int msg_scan(const void *buf, size_t n, ProtoErr *e)
             break;
         left[depth]--;
         if (pos >= n)
-            return proto_err(e, "truncated message at byte %zu", pos);
+            return proto_err(e, "truncated message at byte %zu", pos), 0;
         size_t hdr;
         uint64_t body, items;
         if (scan_header(p + pos, n - pos, &hdr, &body, &items) < 0)
             return proto_err(e, "malformed msgpack at byte %zu", pos);
+        if (hdr > n - pos)
+            return proto_err(e, "truncated message at byte %zu", pos), 0;
         pos += hdr;
         if (body > n - pos)
             return proto_err(e, "length %llu past the end at byte %zu",
-                             (unsigned long long)body, pos);
+                             (unsigned long long)body, pos), 0;
         pos += (size_t)body;
         if (items == 0)
             continue;
-        if (items > 2ull * SCAN_MAX_ITEMS || items > n - pos)
-            return proto_err(e, "container of %llu items at byte %zu exceeds the message",
+        if (items > 2ull * SCAN_MAX_ITEMS)
+            return proto_err(e, "container of %llu items at byte %zu is over the limit",
                              (unsigned long long)items, pos);
+        if (items > n - pos)
+            return proto_err(e, "container of %llu items at byte %zu exceeds the message",
+                             (unsigned long long)items, pos), 0;
         if (depth + 1 > SCAN_MAX_DEPTH)
             return proto_err(e, "nesting deeper than %d at byte %zu", SCAN_MAX_DEPTH, pos);
         left[++depth] = items;
     }
-    if (pos != n)
-        return proto_err(e, "%zu trailing bytes after the message", n - pos);
+    *used = pos;
+    return 1;
+}
+
+int msg_scan(const void *buf, size_t n, ProtoErr *e)
+{
+    size_t used = 0;
+    if (n > PROTO_MSG_MAX)
+        return proto_err(e, "message of %zu bytes > %u", n, PROTO_MSG_MAX);
+    if (msg_scan_prefix(buf, n, &used, e) != 1)
+        return -1;
+    if (used != n)
+        return proto_err(e, "%zu trailing bytes after the message", n - used);
     return 0;
 }
 

@@ -32,8 +32,14 @@ void enc_begin(Enc *enc, MsgBuf *b);
 int  enc_end(Enc *enc, ProtoErr *e);
 void enc_key(Enc *enc, const char *key);
 
-/* Structural check of one msgpack object in buf (see msg_decode.c); 0 or -1. */
+/* Structural check of exactly one msgpack object filling buf: every declared length inside
+ * the buffer, nesting <= SCAN_MAX_DEPTH, containers <= SCAN_MAX_ITEMS. 0 or -1 (e set). */
 int msg_scan(const void *buf, size_t n, ProtoErr *e);
+
+/* The same for the first object of buf (e.g. a record in a stream): 1 with *used = its length;
+ * 0 when buf ends before the object does (a torn tail, or a declared length past the end);
+ * -1 when the bytes are malformed or over the limits. */
+int msg_scan_prefix(const void *buf, size_t n, size_t *used, ProtoErr *e);
 
 /* Fields of rec present on the wire (required ones plus optional ones with has_ set). */
 int msg_rec_count_present(const RecDesc *d, const void *rec);

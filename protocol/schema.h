@@ -3,7 +3,7 @@
  * structs and descriptor tables; msg.c encodes/decodes/dumps from the descriptors; the tests
  * round-trip every record and check that PROTOCOL.md names every record and field.
  * This file holds data only (macros), no code. Invariant: records appear after the records they
- * nest (C declaration order), and no body field is named like a header key. */
+ * nest (C declaration order); a record has at most 64 fields (the decoder's seen-set). */
 #ifndef MOS_PROTOCOL_SCHEMA_H
 #define MOS_PROTOCOL_SCHEMA_H
 
@@ -44,7 +44,8 @@
 /* ---- nested records ------------------------------------------------------------------------ */
 
 #define PROTO_FIELDS_error(F, T) \
-    F(T, code, STR, _, PROTO_NAME_MAX, REQ, "error code name, one of the error table (bad_request, ...)") \
+    F(T, code, STR, _, PROTO_NAME_MAX, REQ, \
+      "error code name, one of the error table (bad_request, ...)") \
     F(T, msg,  STR, _, PROTO_TEXT_MAX, REQ, "one human-readable line naming what is wrong")
 
 #define PROTO_FIELDS_front_point(F, T) \
@@ -79,9 +80,12 @@
 /* ---- topic message bodies ------------------------------------------------------------------ */
 
 #define PROTO_FIELDS_status(F, T) \
-    F(T, phase,     STR,  _, PROTO_NAME_MAX, REQ, "current phase: idle, prepare, train, latency, search, extract, done") \
-    F(T, state,     STR,  _, PROTO_NAME_MAX, REQ, "job state: starting, running, paused, stopping, done, failed") \
-    F(T, stage,     STR,  _, PROTO_NAME_MAX, REQ, "requested stage: prepare, train, latency, search, all") \
+    F(T, phase,     STR,  _, PROTO_NAME_MAX, REQ, \
+      "current phase: idle, prepare, train, latency, search, extract, done") \
+    F(T, state,     STR,  _, PROTO_NAME_MAX, REQ, \
+      "job state: starting, running, paused, stopping, done, failed") \
+    F(T, stage,     STR,  _, PROTO_NAME_MAX, REQ, \
+      "requested stage: prepare, train, latency, search, all") \
     F(T, step,      I64,  _, 0, REQ, "progress within the phase (steps, rows, generations)") \
     F(T, total,     I64,  _, 0, REQ, "total of the phase (0: unknown)") \
     F(T, paused,    BOOL, _, 0, REQ, "true while paused") \
@@ -92,7 +96,8 @@
     F(T, host,      STR,  _, PROTO_NAME_MAX, REQ, "host name of the worker") \
     F(T, pid,       I64,  _, 0, REQ, "process id of the worker") \
     F(T, run_dir,   STR,  _, PROTO_PATH_MAX, REQ, "run directory (absolute)") \
-    F(T, run_id,    STR,  _, PROTO_NAME_MAX, OPT, "run identity; a change means a new run: re-snapshot")
+    F(T, run_id,    STR,  _, PROTO_NAME_MAX, OPT, \
+      "run identity; a change means a new run: re-snapshot")
 
 #define PROTO_FIELDS_train(F, T) \
     F(T, step,      I64,  _, 0, REQ, "update number (1-based)") \
@@ -158,12 +163,14 @@
 /* ---- snapshot, command, reply -------------------------------------------------------------- */
 
 #define PROTO_FIELDS_snapshot(F, T) \
-    F(T, seq,     I64,  _, 0, REQ, "seq of the last message reflected here: drop updates with seq <= it") \
+    F(T, seq,     I64,  _, 0, REQ, \
+      "seq of the last message reflected here: drop updates with seq <= it") \
     F(T, worker,  STR,  _, PROTO_NAME_MAX, REQ, "the worker id of the stream (header `worker`)") \
     F(T, status,  REC,  Status, 0, OPT, "latest status") \
     F(T, series,  RECS, Series, PROTO_SERIES_MAX, REQ, "history of every series, downsampled") \
     F(T, gates,   REC,  Gates, 0, OPT, "latest gates message") \
-    F(T, latency, REC,  Latency, 0, OPT, "latest latency progress and fit (rows: the latest ones)") \
+    F(T, latency, REC,  Latency, 0, OPT, \
+      "latest latency progress and fit (rows: the latest ones)") \
     F(T, search,  REC,  Search, 0, OPT, "latest search generation") \
     F(T, front,   REC,  Front, 0, OPT, "latest Pareto front") \
     F(T, extract, REC,  Extract, 0, OPT, "latest extraction") \

@@ -12,6 +12,12 @@
 static int value_len(const char *buf, size_t len, msgpack_unpacked *u, size_t *used)
 {
     size_t off = 0;
+    /* msg_scan_prefix first: msgpack-c would allocate a corrupt huge container up front. */
+    int scanned = msg_scan_prefix(buf, len, &off, NULL);
+    if (scanned <= 0)
+        return scanned;
+    len = off;
+    off = 0;
     msgpack_unpack_return r = msgpack_unpack_next(u, buf, len, &off);
     if (r == MSGPACK_UNPACK_SUCCESS) {
         *used = off;

@@ -313,7 +313,8 @@ int wire_recv(void *sock, WireFrames *f, int timeout_ms, ProtoErr *e)
         if (f->n == WIRE_FRAMES_MAX) {
             drain_rest(sock);
             wire_frames_close(f);
-            return proto_err(e, "message with more than %d frames dropped", WIRE_FRAMES_MAX);
+            return proto_err(e, "message with more than %d frames dropped", WIRE_FRAMES_MAX),
+                   -2;
         }
         zmq_msg_t *m = &f->part[f->n];
         zmq_msg_init(m);

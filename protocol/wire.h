@@ -93,12 +93,15 @@ int wire_send_body(void *dealer, const void *body, size_t n);
 int wire_send_routed(void *router, const void *id, size_t idn, const void *body, size_t n);
 
 /* Waits up to timeout_ms (0: poll, -1: forever) for one message and receives all its frames.
- * Returns 1 with f filled, 0 on timeout, -1 on error or when the message has more than
- * WIRE_FRAMES_MAX frames (it is drained and discarded). */
+ * Returns 1 with f filled, 0 on timeout, -2 when the message had more than WIRE_FRAMES_MAX
+ * frames (drained and discarded: count it as bad input), -1 on a socket error. */
 int wire_recv(void *sock, WireFrames *f, int timeout_ms, ProtoErr *e);
 void wire_frames_close(WireFrames *f);
 
-static inline const void *wire_frame_data(WireFrames *f, int i) { return zmq_msg_data(&f->part[i]); }
+static inline const void *wire_frame_data(WireFrames *f, int i)
+{
+    return zmq_msg_data(&f->part[i]);
+}
 static inline size_t wire_frame_size(WireFrames *f, int i) { return zmq_msg_size(&f->part[i]); }
 
 /* ---- CURVE and ZAP ------------------------------------------------------------------------- */
@@ -125,5 +128,10 @@ int  wire_zap_start(void *ctx, const char *allow_path, WireZap **out, ProtoErr *
 void wire_zap_stop(WireZap **z);       /* joins the thread; call before zmq_ctx_term */
 long wire_zap_denied(const WireZap *z);
 long wire_zap_accepted(const WireZap *z);
+
+/* The most recent refusal since the last call: the client's Z85 public key ("-" when it did not
+ * use CURVE) and its address (e.g. "192.0.2.7"). 1 when there was one, else 0. For the worker's
+ * log ("refused client key ... from ..."); safe to call from the worker's thread. */
+int wire_zap_take_denied(WireZap *z, char key[WIRE_KEY_LEN + 1], char *addr, size_t addr_n);
 
 #endif

@@ -151,7 +151,38 @@ struct WireZap {
     atomic_int stop;
     atomic_long denied, accepted;
     char allow_path[4096];
+    pthread_mutex_t lock;             /* guards the last refusal below */
+    bool refused;
+    char refused_key[WIRE_KEY_LEN + 1];
+    char refused_addr[64];
 };
+
+/* Remembers a refusal for wire_zap_take_denied: the client key (or "-") and address frame. */
+static void zap_note_refusal(WireZap *z, const char *key, zmq_msg_t *addr)
+{
+    size_t n = zmq_msg_size(addr) < sizeof z->refused_addr - 1 ? zmq_msg_size(addr)
+                                                               : sizeof z->refused_addr - 1;
+    pthread_mutex_lock(&z->lock);
+    z->refused = true;
+    snprintf(z->refused_key, sizeof z->refused_key, "%s", key);
+    memcpy(z->refused_addr, zmq_msg_data(addr), n);
+    z->refused_addr[n] = '\0';
+    msg_utf8_trim(z->refused_addr);
+    pthread_mutex_unlock(&z->lock);
+}
+
+int wire_zap_take_denied(WireZap *z, char key[WIRE_KEY_LEN + 1], char *addr, size_t addr_n)
+{
+    pthread_mutex_lock(&z->lock);
+    bool had = z->refused;
+    if (had) {
+        snprintf(key, WIRE_KEY_LEN + 1, "%s", z->refused_key);
+        snprintf(addr, addr_n, "%s", z->refused_addr);
+        z->refused = false;
+    }
+    pthread_mutex_unlock(&z->lock);
+    return had;
+}
 
 static bool key_allowed(const char *allow_path, const char key[WIRE_KEY_LEN + 1])
 {
@@ -179,17 +210,19 @@ static void zap_answer(WireZap *z, zmq_msg_t *req, int n)
 {
     bool ok = false;
     const char *why = "bad ZAP request";
+    char key[WIRE_KEY_LEN + 1] = "-";
     if (n >= 6 && frame_is(&req[0], "1.0")) {
         if (frame_is(&req[5], "NULL")) {
             ok = true;
         } else if (frame_is(&req[5], "CURVE") && n >= 7 && zmq_msg_size(&req[6]) == 32) {
-            char key[WIRE_KEY_LEN + 1];
             zmq_z85_encode(key, zmq_msg_data(&req[6]), 32);
             ok = key_allowed(z->allow_path, key);
             why = "client key not in the allow-list";
         } else {
             why = "mechanism not allowed";
         }
+        if (!ok)
+            zap_note_refusal(z, key, &req[3]);
     }
     atomic_fetch_add(ok ? &z->accepted : &z->denied, 1);
     const char *code = ok ? "200" : "400", *text = ok ? "OK" : why;
@@ -235,6 +268,7 @@ int wire_zap_start(void *ctx, const char *allow_path, WireZap **out, ProtoErr *e
     if (!z)
         return proto_err(e, "out of memory");
     snprintf(z->allow_path, sizeof z->allow_path, "%s", allow_path);
+    pthread_mutex_init(&z->lock, NULL);
     z->sock = zmq_socket(ctx, ZMQ_REP);
     int linger = 0;
     if (!z->sock || zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
@@ -260,6 +294,7 @@ void wire_zap_stop(WireZap **z)
         return;
     atomic_store(&(*z)->stop, 1);
     pthread_join((*z)->thread, NULL);
+    pthread_mutex_destroy(&(*z)->lock);
     free(*z);
     *z = NULL;
 }

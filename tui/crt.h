@@ -60,4 +60,12 @@ const char *crt_level_name(CrtColorLevel level);
 /* Restores the terminal, prints "mos-dash: fatal: <msg>" to stderr and aborts. */
 _Noreturn void crt_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Always-on invariant check for the curses side: a broken invariant restores the terminal
+ * before the process aborts (the dashboard's counterpart of core's ASSERT panic hook). */
+#define TUI_ASSERT(cond) \
+    do { \
+        if (!(cond)) \
+            crt_fatal("%s:%d: invariant broken: %s", __FILE__, __LINE__, #cond); \
+    } while (0)
+
 #endif

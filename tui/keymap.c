@@ -25,6 +25,7 @@ const KeyBinding keymap[] = {
     { KEY_DOWN, ACT_DOWN, "Down", NULL, "next worker, log line, gate layer or front point" },
     { 'j', ACT_DOWN, "j", NULL, "next worker, log line, gate layer or front point" },
     { 'l', ACT_LOGY, "l", "Log-y", "toggle a logarithmic loss axis" },
+    { 'b', ACT_FRONT_Y, "b", NULL, "Pareto front y axis: validation loss or BLEU" },
     { 'z', ACT_ZOOM, "z", "Zoom", "zoom the loss chart: whole run, last 10000, 1000, 100 steps" },
     { 'T', ACT_THEME, "T", "Theme", "next theme (dark, light, high-contrast, mono)" },
     { 'g', ACT_GLYPHS, "g", NULL, "chart glyphs: braille, block, ASCII" },

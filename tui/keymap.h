@@ -20,6 +20,7 @@ typedef enum Action {
     ACT_UP,
     ACT_DOWN,
     ACT_LOGY,
+    ACT_FRONT_Y,
     ACT_ZOOM,
     ACT_THEME,
     ACT_GLYPHS,

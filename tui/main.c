@@ -82,7 +82,7 @@ static int parse_args(int argc, char **argv, AppOptions *o)
             break;
         case O_KEYS: keymap_print_markdown(); return -1;
         case O_HELP: usage(stdout); return -1;
-        default: usage(stderr); return 2;
+        default: fprintf(stderr, "mos-dash: see mos-dash --help\n"); return 2;
         }
     }
     if (optind < argc) {

@@ -13,6 +13,7 @@ typedef struct View {
     int worker;            /* selected connection */
     PanelId focus;
     int logy;              /* loss chart on a log axis */
+    int front_bleu;        /* Pareto front y = BLEU instead of validation loss */
     int64_t zoom_steps;    /* 0: whole run; else the last N steps */
     int front_cursor;      /* index into the selected worker's latest front */
     int log_scroll;        /* lines scrolled back from the newest */

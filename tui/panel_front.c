@@ -19,6 +19,17 @@ static double front_latency(const MsgFrontPoint *p)
     return p->has_latency_ms ? p->latency_ms : p->latency_pred_ms;
 }
 
+/* The y value of a point: validation loss, or BLEU when the view asks for it (NAN: none). */
+static double point_y(const StorePoint *p, const View *v)
+{
+    return v->front_bleu ? (p->has_bleu ? p->bleu : NAN) : p->loss;
+}
+
+static double front_y(const MsgFrontPoint *p, const View *v)
+{
+    return v->front_bleu ? (p->has_bleu ? p->bleu : NAN) : p->loss;
+}
+
 static double front_target(const StoreWorker *w)
 {
     if (w->front.has_target_ms)
@@ -28,11 +39,11 @@ static double front_target(const StoreWorker *w)
     return NAN;
 }
 
-static int front_axis(const StoreWorker *w, ChartAxis *ax)
+static int front_axis(const StoreWorker *w, const View *v, ChartAxis *ax)
 {
     int n = 0;
     for (int i = 0; i < w->npoints; i++) {
-        double x = point_latency(&w->points[i]), y = w->points[i].loss;
+        double x = point_latency(&w->points[i]), y = point_y(&w->points[i], v);
         if (chart_fit(ax, &x, &y, 1, n == 0) > 0)
             n++;
     }
@@ -64,11 +75,18 @@ static void front_details(int y, Rect in, const MsgFrontPoint *p, int index, int
 
 void panel_front_draw(Rect r, const Store *s, const View *v)
 {
-    Rect in = widget_box(r, "Pareto front (latency ms vs loss)", v->focus == PANEL_FRONT);
+    Rect in = widget_box(r, v->front_bleu ? "Pareto front (latency ms vs BLEU)"
+                                          : "Pareto front (latency ms vs loss)",
+                         v->focus == PANEL_FRONT);
     const StoreWorker *w = view_worker(s, v);
     ChartAxis ax = { 0 };
-    if (!w || !w->has_front || !front_axis(w, &ax)) {
+    if (!w || !w->has_front) {
         widget_waiting(in, "no search yet - the front appears when the search runs");
+        return;
+    }
+    if (!front_axis(w, v, &ax)) {
+        widget_waiting(in, v->front_bleu ? "no BLEU on these points (b: back to loss)"
+                                         : "no plottable points yet");
         return;
     }
     int label_w = 7, ch = in.h - 3, cw = in.w - label_w;
@@ -80,7 +98,7 @@ void panel_front_draw(Rect r, const Store *s, const View *v)
         chart_vline(v->canvas, &ax, t, ROLE_CONSTRAINT_LINE);
     for (int i = 0; i < w->npoints; i++) {
         const StorePoint *p = &w->points[i];
-        chart_point(v->canvas, &ax, point_latency(p), p->loss,
+        chart_point(v->canvas, &ax, point_latency(p), point_y(p, v),
                     p->on_front ? CHART_MARK_FRONT : CHART_MARK_POINT,
                     p->on_front ? ROLE_PARETO_FRONT : ROLE_PARETO_DOMINATED);
     }
@@ -88,7 +106,7 @@ void panel_front_draw(Rect r, const Store *s, const View *v)
     int cur = v->front_cursor < 0 ? 0 : v->front_cursor >= count ? count - 1 : v->front_cursor;
     if (count > 0)
         chart_point(v->canvas, &ax, front_latency(&w->front.points[cur]),
-                    w->front.points[cur].loss, CHART_MARK_CURSOR, ROLE_CURSOR);
+                    front_y(&w->front.points[cur], v), CHART_MARK_CURSOR, ROLE_CURSOR);
     widget_y_labels(&ax, in.y, in.x, ch, label_w);
     widget_canvas(v->canvas, in.y, in.x + label_w);
     char lo[24], hi[40];

@@ -34,7 +34,7 @@ static int status_workers(Rect in, const Store *s, const View *v)
             snprintf(age, sizeof age, "never heard");
         else
             snprintf(age, sizeof age, "%s %.0fs", stale ? "STALE" : "hb", store_age(w, v->now));
-        widget_text(y, in.x, in.w, role, "%c %-22s %-8s %s", i == v->worker ? '>' : ' ',
+        widget_text(y, in.x, in.w, role, "%c %-18s %-8s %s", i == v->worker ? '>' : ' ',
                     w->id[0] ? w->id : w->endpoint, state, age);
     }
     return y - in.y;

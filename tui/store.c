@@ -400,8 +400,11 @@ void store_apply_snapshot(Store *s, int conn, const MsgSnapshot *snap, double no
         return;
     StoreWorker *w = &s->w[conn];
     w->last_rx = now;
-    if (snap->worker[0])
+    if (snap->worker[0] && strcmp(snap->worker, w->id) != 0) {
+        /* Another process's stream (a restart or resume): its seq starts afresh. */
+        w->sync = STORE_SYNC_NONE;
         copy_str(w->id, sizeof w->id, snap->worker);
+    }
     for (uint32_t i = 0; i < snap->series_n && i < PROTO_SERIES_MAX; i++)
         series_merge(s, w, &snap->series[i]);
     ema_rebuild(s, w);

@@ -11,8 +11,8 @@
 #include "commands.h"
 #include "data.h"
 #include "latency.h"
+#include "latency_model.h"
 #include "runconf.h"
-#include "supernet.h"
 
 static const OptSpec latency_opts[] = {
     { "run-dir", OPT_STR, "runs/default", "DIR", "run directory (config.yml, data/; output here)" },
@@ -44,33 +44,6 @@ static void on_sigint(int sig)
     stop_asked = 1;
 }
 
-/* The timed model: one plain supernet, a dummy source of token 4 (the first ordinary id). */
-typedef struct Timed {
-    Supernet *net;
-    int src[512];
-    int src_tokens;     /* without the eos the model appends */
-    int beam, steps;
-    int Ts;
-} Timed;
-
-static int timed_encode(void *ctx, const Arch *a, int src_len, MosErr *err)
-{
-    (void)src_len;
-    Timed *t = ctx;
-    t->Ts = supernet_latency_encode(t->net, a, t->src, t->src_tokens, t->beam, t->steps);
-    if (t->Ts < 0)
-        return err_set(err, "latency: cannot allocate the decoding workspace");
-    return 0;
-}
-
-static int timed_decode(void *ctx, const Arch *a, int src_len, int steps, int beam, MosErr *err)
-{
-    (void)src_len, (void)err;
-    Timed *t = ctx;
-    supernet_latency_decode(t->net, a, t->Ts, beam, steps);
-    return 0;
-}
-
 typedef struct Progress {
     int quiet;
 } Progress;
@@ -87,9 +60,9 @@ static int on_row(void *ctx, int done, int total, const Arch *a, const LatencyRe
     return stop_asked;
 }
 
-/* The run's config with the vocabulary of the prepared data (or --vocab); the timed model is
- * this config without MoS, dropout, over the wider space (see run_latency). */
-static int timed_config(const Args *a, RunConfig *rc, MosErr *err)
+/* The run's config with the vocabulary of the prepared data (or --vocab); latency_model.c
+ * derives the timed model from it. */
+static int run_config(const Args *a, RunConfig *rc, MosErr *err)
 {
     if (runconf_load(args_str(a, "run-dir"), args_str(a, "config"), rc, stderr, err) < 0)
         return -1;
@@ -105,9 +78,6 @@ static int timed_config(const Args *a, RunConfig *rc, MosErr *err)
     } else if (m->vocab <= 0) {
         m->vocab = (int)args_int(a, "vocab");
     }
-    if (m->max_positions < (int)args_int(a, "steps") + 2 ||
-        m->max_positions < (int)args_int(a, "src-len") + 1)
-        return err_set(err, "--steps / --src-len exceed max-positions %d", m->max_positions);
     return 0;
 }
 
@@ -131,7 +101,7 @@ static int run_latency(const Args *a)
 {
     MosErr err = {{0}};
     RunConfig rc;
-    if (timed_config(a, &rc, &err) < 0) {
+    if (run_config(a, &rc, &err) < 0) {
         fprintf(stderr, "mos latency: %s\n", err.msg);
         return 1;
     }
@@ -143,11 +113,6 @@ static int run_latency(const Args *a)
                  .steps = (int)args_int(a, "fit-steps"), .seed = (uint64_t)args_int(a, "seed") },
     };
     job.space = rc.model.space;
-    ModelConfig timed = rc.model;
-    latency_space_wider(&rc.model.space, &timed.space);
-    timed.mos = MOS_NONE;
-    timed.mos_experts = 1;
-    timed.dropout = timed.attn_dropout = 0;
     latency_opts_default(&job.opts);
     job.opts.src_len = (int)args_int(a, "src-len");
     job.opts.steps = (int)args_int(a, "steps");
@@ -163,22 +128,18 @@ static int run_latency(const Args *a)
         return 2;
     }
     openblas_set_num_threads(job.opts.threads);
-    Timed t = { .beam = job.opts.beam, .steps = job.opts.steps,
-                .src_tokens = job.opts.src_len - 1 };
-    for (int i = 0; i < t.src_tokens; i++)
-        t.src[i] = 4 < rc.model.vocab ? 4 : rc.model.vocab - 1;
-    t.net = supernet_new(&timed, 4 * job.opts.src_len, 1, &err);
-    if (!t.net) {
+    LatencyModel lm;
+    if (latency_model_open(&lm, &rc.model, &job.opts, &err) < 0) {
         fprintf(stderr, "mos latency: %s\n", err.msg);
         return 1;
     }
-    LatencyBackend b = { &t, NULL, timed_encode, timed_decode, NULL };
+    LatencyBackend b = latency_model_backend(&lm);
     Progress p = { args_flag(a, "quiet") };
     signal(SIGINT, on_sigint);
     LatencyJobReport rep;
     int r = latency_job_run(&b, &job, on_row, &p, &rep, &err);
     signal(SIGINT, SIG_DFL);
-    supernet_destroy(&t.net);
+    latency_model_close(&lm);
     if (r < 0) {
         fprintf(stderr, "mos latency: %s\n", err.msg);
         return 1;

@@ -170,6 +170,11 @@ static int search_main(const Args *a, MosErr *err)
 static int run_search(const Args *a)
 {
     MosErr err = {{0}};
+    SearchConfig c;
+    if (search_config_from(a, &c, &err) < 0 || search_config_check(&c, &err) < 0) {
+        fprintf(stderr, "mos search: %s\n", err.msg);   /* options checked before any loading */
+        return 2;
+    }
     int r = search_main(a, &err);
     if (r < 0) {
         fprintf(stderr, "mos search: %s\n", err.msg);

@@ -71,10 +71,12 @@ static void on_event(void *ctx, const TrainEvent *ev)
         print_step(p, ev);
         break;
     case TRAIN_EV_VALID: {
-        char arch[512];
+        char arch[512], bleu[32] = "";
         arch_format(&ev->arch, arch, sizeof arch);
-        printf("valid %6ld  %-8s  nll %.4f  ppl %8.2f  %s\n", ev->step, group_names[ev->group],
-               ev->loss, exp(ev->loss), arch);
+        if (ev->bleu >= 0)
+            snprintf(bleu, sizeof bleu, "  bleu %5.2f", ev->bleu);
+        printf("valid %6ld  %-8s  nll %.4f  ppl %8.2f%s  %s\n", ev->step, group_names[ev->group],
+               ev->loss, exp(ev->loss), bleu, arch);
         break;
     }
     case TRAIN_EV_CHECKPOINT:

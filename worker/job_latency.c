@@ -10,8 +10,8 @@
 #include "jobs.h"
 #include "latency.h"
 #include "runconf.h"
+#include "latency_model.h"
 #include "strbuf.h"
-#include "supernet.h"
 
 typedef struct LatJob {
     JobCtl *ctl;
@@ -37,29 +37,6 @@ static int on_row(void *ctx, int done, int total, const Arch *a, const LatencyRe
     l->total = total;
     jobctl_msg_end(j->ctl);
     return jobctl_poll(j->ctl) == TRAIN_STOP;
-}
-
-/* The timed model: see cmd_latency.c (plain supernet over the wider space, fresh weights). */
-typedef struct Timed {
-    Supernet *net;
-    int src[256];
-    int src_tokens, beam, steps, Ts;
-} Timed;
-
-static int timed_encode(void *ctx, const Arch *a, int src_len, MosErr *err)
-{
-    (void)src_len;
-    Timed *t = ctx;
-    t->Ts = supernet_latency_encode(t->net, a, t->src, t->src_tokens, t->beam, t->steps);
-    return t->Ts < 0 ? err_set(err, "latency: cannot allocate the decoding workspace") : 0;
-}
-
-static int timed_decode(void *ctx, const Arch *a, int src_len, int steps, int beam, MosErr *err)
-{
-    (void)src_len, (void)err;
-    Timed *t = ctx;
-    supernet_latency_decode(t->net, a, t->Ts, beam, steps);
-    return 0;
 }
 
 static void publish_fit(JobCtl *c, const LatencyJob *job, const LatencyJobReport *rep)
@@ -93,25 +70,16 @@ int job_latency_run(const JobEnv *env, MosErr *err)
                        .fit = { .lr = 1e-3f, .batch = 128, .steps = 5000, .seed = 1 } };
     latency_opts_default(&job.opts);
     job.opts.vocab = rc.model.vocab;
-    ModelConfig timed = rc.model;
-    latency_space_wider(&rc.model.space, &timed.space);
-    timed.mos = MOS_NONE;
-    timed.mos_experts = 1;
-    timed.dropout = timed.attn_dropout = 0;
     openblas_set_num_threads(job.opts.threads);
-    Timed t = { .beam = job.opts.beam, .steps = job.opts.steps,
-                .src_tokens = job.opts.src_len - 1 };
-    for (int i = 0; i < t.src_tokens; i++)
-        t.src[i] = 4 < rc.model.vocab ? 4 : rc.model.vocab - 1;
-    t.net = supernet_new(&timed, 4 * job.opts.src_len, 1, err);
-    if (!t.net)
+    LatencyModel lm;
+    if (latency_model_open(&lm, &rc.model, &job.opts, err) < 0)
         return -1;
-    LatencyBackend b = { &t, NULL, timed_encode, timed_decode, NULL };
+    LatencyBackend b = latency_model_backend(&lm);
     LatJob lj = { env->ctl, rc.model.space };
     jobctl_set_progress(env->ctl, "latency", 0, job.archs + 2 * job.verify, 1);
     LatencyJobReport rep;
     int r = latency_job_run(&b, &job, on_row, &lj, &rep, err);
-    supernet_destroy(&t.net);
+    latency_model_close(&lm);
     if (r == 1)
         jobctl_log(env->ctl, "info", "latency: stopped; the rows measured are kept");
     else if (r == 0)

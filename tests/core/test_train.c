@@ -19,6 +19,7 @@
 typedef struct Rec {
     double loss[MAX_STEPS + 1];
     double valid[MAX_STEPS + 1][ARCH_GROUP_COUNT];
+    double bleu[MAX_STEPS + 1][ARCH_GROUP_COUNT];
     long last_step;
     int nsteps, nckpt, nlog;
     long polls, stop_at_poll;   /* poll number that answers TRAIN_STOP (0: never) */
@@ -38,6 +39,7 @@ static void on_event(void *ctx, const TrainEvent *ev)
         assert_true(ev->lr > 0 && ev->grad_norm > 0 && ev->tok_per_s > 0);
     } else if (ev->kind == TRAIN_EV_VALID) {
         r->valid[ev->step][ev->group] = ev->loss;
+        r->bleu[ev->step][ev->group] = ev->bleu;
     } else if (ev->kind == TRAIN_EV_CHECKPOINT) {
         r->nckpt++;
     } else if (ev->kind == TRAIN_EV_LOG && r->nlog < 8) {
@@ -91,6 +93,9 @@ static void loss_falls(void **state)
     assert_true(first > 2.8);           /* about ln 20: guessing among 20 words */
     assert_true(last < first - 0.5);
     assert_true(r->valid[240][GROUP_SMALLEST] < r->valid[40][GROUP_SMALLEST] - 0.3);
+    /* validation BLEU (greedy, first valid-bleu sentences) is reported and improves */
+    assert_true(r->bleu[40][GROUP_LARGEST] >= 0.0);
+    assert_true(r->bleu[240][GROUP_LARGEST] > r->bleu[40][GROUP_LARGEST]);
     free(r);
     tiny_rmdir(dir);
 }
@@ -108,6 +113,7 @@ static void default_config_loss_falls(void **state)
     c.train.valid_every = 15;
     c.train.save_every = 1000;
     c.train.max_tokens = 256;
+    c.train.valid_bleu = 0;
     c.train.threads = 1;
     Rec *r = calloc(1, sizeof *r);
     MosErr err = {{0}};

@@ -59,4 +59,18 @@ wait_for "extract +done 100%"
 keys q; wait_for "DASH-EXITED-0"
 kill -0 "${PIDS[0]}" 2>/dev/null || fail "the worker died when the dashboard quit"
 grep -q "running" <<< "$(ctl status)" || fail "worker not answering after the dashboard quit"
+stop_tmux
+
+# Several workers: one line each in the status panel; w selects the one the panels show.
+"$B/tests/tui/fake_worker" "$tmp/run2" 20 300 > "$tmp/fw2.out" 2> "$tmp/fw2.err" &
+PIDS+=($!)
+for ((i = 0; i < 50; i++)); do [ -s "$tmp/fw2.out" ] && break; sleep 0.1; done
+start_dash 120 40 LANG=C.UTF-8 TERM=tmux-256color -- --connect "$run" --connect "$tmp/run2"
+wait_for "│> [^ ]+:${PIDS[0]} +running"
+wait_for "│  [^ ]+:${PIDS[1]} +running"
+wait_for "run +$run "
+keys w
+wait_for "│> [^ ]+:${PIDS[1]} +running"
+wait_for "run +$tmp/run2 "
+keys q; wait_for "DASH-EXITED-0"
 echo "dash_live: ok"

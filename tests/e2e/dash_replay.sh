@@ -24,6 +24,7 @@ keys z; wait_for "Loss \[log\] \[zoom\]"
 keys l z z z; wait_for "┌ Loss ─"
 keys T; wait_for "theme: light"
 keys Tab Tab; keys Down; wait_for "\[2/6\] predicted"   # focus the front, move the cursor
+keys b; wait_for "Pareto front \(latency ms vs BLEU\)"; wait_for "│  25\.4 "; keys b; wait_for "│  5\.12 "
 keys p; wait_for "no worker to send 'pause' to"
 keys x; wait_for "Extract front point 2/6"; keys y
 wait_for "no worker to send 'extract' to"

@@ -23,6 +23,13 @@ static inline uint64_t trng_next(TRng *r)
 
 static inline uint32_t trng_below(TRng *r, uint32_t n) { return (uint32_t)(trng_next(r) % n); }
 
+/* An int64 of random magnitude (the two draws are sequenced: same values in every build). */
+static inline int64_t trng_i64(TRng *r)
+{
+    int64_t v = (int64_t)trng_next(r);
+    return v >> trng_below(r, 64);
+}
+
 static inline double trng_double(TRng *r)
 {
     switch (trng_below(r, 8)) {
@@ -70,7 +77,7 @@ static inline void trng_fill(TRng *r, const RecDesc *d, void *rec, int depth)
         if (f->count_off >= 0)
             *(uint32_t *)((char *)rec + f->count_off) = n;
         switch (f->kind) {
-        case FK_I64:  *(int64_t *)at = (int64_t)trng_next(r) >> trng_below(r, 64); break;
+        case FK_I64:  *(int64_t *)at = trng_i64(r); break;
         case FK_F64:  *(double *)at = trng_double(r); break;
         case FK_BOOL: *(bool *)at = trng_below(r, 2); break;
         case FK_STR:  trng_utf8(r, at, f->max); break;
@@ -80,7 +87,7 @@ static inline void trng_fill(TRng *r, const RecDesc *d, void *rec, int depth)
             break;
         case FK_I64S:
             for (uint32_t k = 0; k < n; k++)
-                ((int64_t *)at)[k] = (int64_t)trng_next(r) >> trng_below(r, 64);
+                ((int64_t *)at)[k] = trng_i64(r);
             break;
         case FK_REC:  trng_fill(r, f->sub, at, depth + 1); break;
         case FK_RECS:
@@ -93,7 +100,8 @@ static inline void trng_fill(TRng *r, const RecDesc *d, void *rec, int depth)
 }
 
 /* Field path of the first difference into where (empty when equal). */
-static inline bool trec_equal(const RecDesc *d, const void *a, const void *b, char *where, size_t wn)
+static inline bool trec_equal(const RecDesc *d, const void *a, const void *b, char *where,
+                              size_t wn)
 {
     for (int i = 0; i < d->nfields; i++) {
         const FieldDesc *f = &d->fields[i];

@@ -133,6 +133,66 @@ static void late_join_gap_and_restart(void **state)
     zmq_ctx_term(ctx);
 }
 
+/* A client started before its worker: nothing piles up while the worker is away (one snapshot
+ * request reaches it, not one per retry), and it syncs within a second of the worker binding. */
+static void client_waits_for_a_late_worker(void **state)
+{
+    (void)state;
+    WireEndpoints ep;
+    memset(&ep, 0, sizeof ep);
+    snprintf(ep.pub, sizeof ep.pub, "ipc://%s/late.pub", tmpdir);
+    snprintf(ep.ctl, sizeof ep.ctl, "ipc://%s/late.ctl", tmpdir);
+    void *ctx = zmq_ctx_new();
+    Client *c;
+    ProtoErr e = { "" };
+    ClientEv ev;
+    assert_int_equal(client_new(ctx, &ep, NULL, &c, &e), 0);
+    double t0 = now_s();
+    while (now_s() - t0 < 2.5) {                      /* past one snapshot retry period */
+        assert_int_equal(client_poll(c, 50, &ev, &e), 0);
+        assert_int_equal(ev, CLIENT_EV_NONE);
+    }
+    assert_false(client_synced(c));
+    void *router = wire_bind(ctx, ZMQ_ROUTER, ep.ctl, NULL, &e);
+    void *pub = wire_bind(ctx, ZMQ_PUB, ep.pub, NULL, &e);
+    assert_non_null(router);
+    assert_non_null(pub);
+    double bound = now_s();
+    int requests = 0;
+    MsgReply *r = calloc(1, sizeof *r);
+    MsgBuf b;
+    msg_buf_init(&b);
+    while (!client_synced(c) && now_s() - bound < 5) {
+        assert_int_equal(client_poll(c, 10, &ev, &e), 0);
+        WireFrames f;
+        while (wire_recv(router, &f, 0, &e) > 0) {
+            Cmd cmd;
+            assert_int_equal(msg_cmd_decode(wire_frame_data(&f, 1), wire_frame_size(&f, 1),
+                                            &cmd, &e), PROTO_OK);
+            requests += cmd.kind == CMD_SNAPSHOT;
+            *r = (MsgReply){ .id = cmd.args.id, .ok = true, .has_snapshot = true };
+            r->snapshot.seq = 5;
+            snprintf(r->snapshot.worker, sizeof r->snapshot.worker, "late");
+            assert_int_equal(msg_reply_encode(r, &b, &e), 0);
+            wire_send_routed(router, wire_frame_data(&f, 0), wire_frame_size(&f, 0), b.data,
+                             b.len);
+            wire_frames_close(&f);
+        }
+    }
+    print_message("synced %.0f ms after the worker bound, %d snapshot request(s)\n",
+                  (now_s() - bound) * 1e3, requests);
+    assert_true(client_synced(c));
+    assert_true(now_s() - bound < 1.5);
+    assert_int_equal(requests, 1);
+    assert_int_equal(client_last_seq(c), 5);
+    free(r);
+    msg_buf_done(&b);
+    client_destroy(&c);
+    wire_close(&router);
+    wire_close(&pub);
+    zmq_ctx_term(ctx);
+}
+
 static void call_times_out_without_a_worker(void **state)
 {
     (void)state;
@@ -154,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(late_join_gap_and_restart),
+        cmocka_unit_test(client_waits_for_a_late_worker),
         cmocka_unit_test(call_times_out_without_a_worker),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

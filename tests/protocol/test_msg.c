@@ -74,6 +74,7 @@ static void every_record_round_trips(void **state)
     ProtoErr e = { "" };
     for (int i = 0; i < msg_record_count; i++) {
         const RecDesc *d = msg_records[i];
+        assert_true(d->nfields >= 1 && d->nfields <= 64);     /* the decoder's seen-set */
         void *in = malloc(d->size), *out = malloc(d->size);
         for (int it = 0; it < 10; it++) {
             trng_fill(&r, d, in, 0);
@@ -247,6 +248,64 @@ static void message_errors(void **state)
     free(m);
 }
 
+/* Every field present and at its bound (strings of 4-byte characters filling their limit). */
+static void fill_max(const RecDesc *d, void *rec)
+{
+    for (int i = 0; i < d->nfields; i++) {
+        const FieldDesc *f = &d->fields[i];
+        char *at = (char *)rec + f->off;
+        if (f->has_off >= 0)
+            *(bool *)((char *)rec + f->has_off) = true;
+        if (f->count_off >= 0)
+            *(uint32_t *)((char *)rec + f->count_off) = f->max;
+        switch (f->kind) {
+        case FK_I64:  *(int64_t *)at = INT64_MIN; break;
+        case FK_F64:  *(double *)at = -1.0 / 3.0; break;
+        case FK_STR:
+            for (uint32_t k = 0; k + 4 <= f->max; k += 4)
+                memcpy(at + k, "\xf0\x9f\x98\x80", 4);
+            memset(at + f->max / 4 * 4, 'x', f->max % 4);
+            at[f->max] = '\0';
+            break;
+        case FK_I64S:
+            for (uint32_t k = 0; k < f->max; k++)
+                ((int64_t *)at)[k] = INT64_MAX - k;
+            break;
+        case FK_REC:  fill_max(f->sub, at); break;
+        case FK_RECS:
+            for (uint32_t k = 0; k < f->max; k++)
+                fill_max(f->sub, at + (size_t)k * f->sub->size);
+            break;
+        default: break;
+        }
+    }
+}
+
+/* The largest possible reply (a snapshot with everything at its bound) still fits in one
+ * message, so a worker can always answer; it round-trips. */
+static void largest_records_fit_in_a_message(void **state)
+{
+    (void)state;
+    MsgBuf b;
+    msg_buf_init(&b);
+    ProtoErr e = { "" };
+    for (int i = 0; i < msg_record_count; i++) {
+        const RecDesc *d = msg_records[i];
+        void *in = calloc(1, d->size), *out = calloc(1, d->size);
+        fill_max(d, in);
+        if (msg_rec_encode(d, in, &b, &e) != 0)
+            fail_msg("largest %s does not encode: %s", d->name, e.msg);
+        if (msg_rec_decode(d, b.data, b.len, out, &e) != 0)
+            fail_msg("largest %s does not decode: %s", d->name, e.msg);
+        assert_same(d, in, out);
+        if (d == &msg_desc_Reply)
+            print_message("largest reply: %zu bytes (limit %u)\n", b.len, PROTO_MSG_MAX);
+        free(in);
+        free(out);
+    }
+    msg_buf_done(&b);
+}
+
 /* Error replies built from arbitrary text always encode: truncation never cuts a character. */
 static void error_reply_text_stays_encodable(void **state)
 {
@@ -285,6 +344,7 @@ int main(void)
         cmocka_unit_test(decode_errors_name_the_problem),
         cmocka_unit_test(message_errors),
         cmocka_unit_test(error_reply_text_stays_encodable),
+        cmocka_unit_test(largest_records_fit_in_a_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

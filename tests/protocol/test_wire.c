@@ -177,7 +177,7 @@ static void stalled_subscriber_never_blocks_the_publisher(void **state)
     double total = now_ms() - t0;
     print_message("100000 publishes to a stalled subscriber: %.0f ms total, worst %.2f ms\n",
                   total, worst);
-    assert_true(worst < 100.0);
+    assert_true(worst < 1000.0);     /* a blocking send would hang; this is scheduling noise */
     WireFrames f;
     long got = 0, gaps = 0;
     int64_t last = 0;
@@ -297,7 +297,7 @@ static void key_files(void **state)
 /* Server ROUTER + PUB with CURVE and the ZAP allow-list; `allowed` is in the list, `other` is
  * not. Each client sends a status command and listens on SUB. */
 static bool curve_client_works(void *ctx, const char *pub_ep, const char *ctl_ep, void *pub,
-                               void *router, const WireCurve *cc)
+                               void *router, const WireCurve *cc, int tries)
 {
     ProtoErr e = { "" };
     void *sub = wire_connect(ctx, ZMQ_SUB, pub_ep, cc, &e);
@@ -311,7 +311,7 @@ static bool curve_client_works(void *ctx, const char *pub_ep, const char *ctl_ep
     wire_send_body(dealer, b.data, b.len);
     bool heard = false, commanded = false;
     WireFrames f;
-    for (int i = 0; i < 150 && !(heard && commanded); i++) {
+    for (int i = 0; i < tries && !(heard && commanded); i++) {
         wire_publish(pub, "log", "x", 1);
         if (wire_recv(router, &f, 5, &e) > 0) {
             commanded = true;
@@ -361,10 +361,15 @@ static void curve_allow_list(void **state)
     char pub_ep[WIRE_EP_MAX], ctl_ep[WIRE_EP_MAX];
     wire_last_endpoint(pub, pub_ep, sizeof pub_ep);
     wire_last_endpoint(router, ctl_ep, sizeof ctl_ep);
-    assert_false(curve_client_works(ctx, pub_ep, ctl_ep, pub, router, &mallory));
+    assert_false(curve_client_works(ctx, pub_ep, ctl_ep, pub, router, &mallory, 150));
     assert_true(wire_zap_denied(zap) >= 1);
-    assert_false(curve_client_works(ctx, pub_ep, ctl_ep, pub, router, NULL));  /* plain */
-    assert_true(curve_client_works(ctx, pub_ep, ctl_ep, pub, router, &alice));
+    char who[WIRE_KEY_LEN + 1], addr[64];
+    assert_int_equal(wire_zap_take_denied(zap, who, addr, sizeof addr), 1);
+    assert_string_equal(who, mallory.public_key);
+    assert_string_equal(addr, "127.0.0.1");
+    assert_int_equal(wire_zap_take_denied(zap, who, addr, sizeof addr), 0);
+    assert_false(curve_client_works(ctx, pub_ep, ctl_ep, pub, router, NULL, 150));  /* plain */
+    assert_true(curve_client_works(ctx, pub_ep, ctl_ep, pub, router, &alice, 1000));
     assert_true(wire_zap_accepted(zap) >= 1);
     wire_close(&pub);
     wire_close(&router);

@@ -3,7 +3,8 @@
  * the build. It publishes train messages at a fixed rate, status heartbeats every second, and
  * answers pause/resume/target/extract/snapshot/status like a worker would (extract writes
  * RUN/subnets/<name>/config.json). It trains nothing.
- * usage: fake_worker RUN_DIR [MSGS_PER_S] [SECONDS]   (runs until SIGTERM/SIGINT or SECONDS) */
+ * usage: fake_worker RUN_DIR [MSGS_PER_S] [SECONDS] [tcp://127.0.0.1:PORT]
+ * (runs until SIGTERM/SIGINT or SECONDS; with a tcp endpoint, commands are on PORT+1) */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -213,7 +214,7 @@ static void serve_commands(Fake *f, int timeout_ms)
     }
 }
 
-static int fake_open(Fake *f, void *ctx, const char *run_dir)
+static int fake_open(Fake *f, void *ctx, const char *run_dir, const char *tcp)
 {
     ProtoErr e;
     snprintf(f->run_dir, sizeof f->run_dir, "%s", run_dir);
@@ -221,8 +222,17 @@ static int fake_open(Fake *f, void *ctx, const char *run_dir)
     f->target_ms = 100;
     msg_buf_init(&f->buf);
     f->reply = calloc(1, sizeof *f->reply);
-    if (!f->reply || wire_default_endpoints(&f->ep, &e) != 0
-        || !(f->pub = wire_bind(ctx, ZMQ_PUB, f->ep.pub, NULL, &e))
+    if (!f->reply || wire_default_endpoints(&f->ep, &e) != 0) {
+        fprintf(stderr, "fake_worker: %s\n", f->reply ? e.msg : "out of memory");
+        return -1;
+    }
+    if (tcp) {
+        const char *colon = strrchr(tcp, ':');
+        snprintf(f->ep.pub, sizeof f->ep.pub, "%s", tcp);
+        snprintf(f->ep.ctl, sizeof f->ep.ctl, "%.*s:%ld", (int)(colon - tcp), tcp,
+                 atol(colon + 1) + 1);
+    }
+    if (!(f->pub = wire_bind(ctx, ZMQ_PUB, f->ep.pub, NULL, &e))
         || !(f->router = wire_bind(ctx, ZMQ_ROUTER, f->ep.ctl, NULL, &e))
         || wire_endpoints_write(run_dir, &f->ep, &e) != 0) {
         fprintf(stderr, "fake_worker: %s\n", e.msg);
@@ -233,8 +243,9 @@ static int fake_open(Fake *f, void *ctx, const char *run_dir)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: fake_worker RUN_DIR [MSGS_PER_S] [SECONDS]\n");
+    int bad_tcp = argc > 4 && (strncmp(argv[4], "tcp://", 6) != 0 || !strrchr(argv[4] + 6, ':'));
+    if (argc < 2 || bad_tcp) {
+        fprintf(stderr, "usage: fake_worker RUN_DIR [MSGS_PER_S] [SECONDS] [tcp://H:PORT]\n");
         return 2;
     }
     double rate = argc > 2 ? atof(argv[2]) : 20, seconds = argc > 3 ? atof(argv[3]) : 3600;
@@ -242,7 +253,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     void *ctx = zmq_ctx_new();
     static Fake f;
-    if (fake_open(&f, ctx, argv[1]) != 0)
+    if (fake_open(&f, ctx, argv[1], argc > 4 ? argv[4] : NULL) != 0)
         return 1;
     printf("%s %s\n", f.ep.pub, f.ep.ctl);
     fflush(stdout);

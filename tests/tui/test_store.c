@@ -249,6 +249,18 @@ static void test_new_run_and_new_worker(void **state)
     assert_int_equal(store_apply(s, 0, &msg, 0), 1);
     assert_true(w->need_snapshot);
     assert_string_equal(w->id, "host:2");
+    /* A snapshot from yet another process resets the sequence: seq 100 then 3 applies. */
+    train(100, 50, 3.0);
+    snprintf(msg.worker, sizeof msg.worker, "host:2");
+    assert_int_equal(store_apply(s, 0, &msg, 0), 1);
+    snap->seq = 2;
+    snprintf(snap->worker, sizeof snap->worker, "host:3");
+    store_apply_snapshot(s, 0, snap, 0);
+    assert_int_equal(w->last_seq, 2);
+    train(3, 60, 2.0);
+    snprintf(msg.worker, sizeof msg.worker, "host:3");
+    assert_int_equal(store_apply(s, 0, &msg, 0), 1);
+    assert_false(w->need_snapshot);
     free(snap);
     store_destroy(&s);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -58,6 +59,7 @@ static void train_then_resume(void **state)
                                           "--max-update 20 --log-every 5", dir, src), 0);
     assert_non_null(strstr(out, "step     20/20  loss"));
     assert_non_null(strstr(out, "valid     20  largest   nll"));
+    assert_non_null(strstr(out, "  bleu "));
     assert_non_null(strstr(out, "checkpoint 20"));
     char path[700];
     snprintf(path, sizeof path, "%s/config.yml", dir);
@@ -103,6 +105,18 @@ static void eval_prints_loss_and_bleu(void **state)
     assert_int_equal(mos(out, sizeof out, "eval --run-dir %s --arch 'enc=32x2:ffn=64,64:h=4,4/"
                                           "dec=32x1:ffn=128:sh=4:eh=4:arb=-1'", dir), 2);
     assert_non_null(strstr(out, "not in this run's search space"));
+    char path[700];
+    snprintf(path, sizeof path, "%s/arch.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"encoder\": {\"encoder_embed_dim\": 16, \"encoder_layer_num\": 2, "
+          "\"encoder_ffn_embed_dim\": [64, 32], \"encoder_self_attention_heads\": [2, 4]}, "
+          "\"decoder\": {\"decoder_embed_dim\": 32, \"decoder_layer_num\": 1, "
+          "\"decoder_ffn_embed_dim\": [32], \"decoder_self_attention_heads\": [2], "
+          "\"decoder_ende_attention_heads\": [4], \"decoder_arbitrary_ende_attn\": [1]}}\n", f);
+    fclose(f);
+    assert_int_equal(mos(out, sizeof out, "eval --run-dir %s --arch @%s --no-bleu", dir, path),
+                     0);
+    assert_non_null(strstr(out, "arch: enc=16x2:ffn=64,32:h=2,4/dec=32x1:ffn=32:sh=2:eh=4:arb=1"));
     assert_int_equal(mos(out, sizeof out, "eval --run-dir %s --arch nonsense", dir), 2);
     assert_non_null(strstr(out, "mos eval: "));
     assert_int_equal(mos(out, sizeof out, "eval --run-dir %s --split dev", dir), 2);
@@ -137,12 +151,74 @@ static void bleu_scores_files(void **state)
     assert_int_equal(mos(out, sizeof out, "bleu"), 2);
 }
 
+/* Ctrl-C during training writes a checkpoint of the last finished update and says how to go
+ * on; --resume then continues from it. */
+static void interrupt_writes_a_checkpoint(void **state)
+{
+    (void)state;
+    char run[600], cfg[1024], exe[1024];
+    snprintf(run, sizeof run, "%s/int", dir);
+    assert_int_equal(tiny_data_write(run, 400, 30, 30, 5), 0);
+    snprintf(cfg, sizeof cfg, "%s/tests/data/tiny.yml", getenv("MOS_SOURCE_ROOT"));
+    snprintf(exe, sizeof exe, "%s/worker/mos", getenv("MOS_BUILD_ROOT"));
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        execl(exe, "mos", "train", "--run-dir", run, "--config", cfg, "--max-update", "1000000",
+              "--log-every", "1", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    FILE *out = fdopen(fd[0], "r");
+    char line[1024], all[8192] = "";
+    int sent = 0;
+    while (fgets(line, sizeof line, out)) {
+        if (!sent && strncmp(line, "step ", 5) == 0) {
+            kill(pid, SIGINT);
+            sent = 1;
+        }
+        if (strlen(all) + strlen(line) < sizeof all)
+            strcat(all, line);
+    }
+    fclose(out);
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(sent);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_non_null(strstr(all, "interrupted: checkpoint written; continue with mos train"));
+    char path[700];
+    snprintf(path, sizeof path, "%s/checkpoints/last.json", run);
+    assert_int_equal(access(path, F_OK), 0);
+    FILE *f = fopen(path, "r");
+    char json[4096] = "";
+    size_t n = fread(json, 1, sizeof json - 1, f);
+    json[n] = '\0';
+    fclose(f);
+    char *p = strstr(json, "\"step\": ");
+    assert_non_null(p);
+    long step = atol(p + 8);
+    assert_true(step >= 1);
+    static char res[1 << 16];
+    assert_int_equal(mos(res, sizeof res, "train --run-dir %s --resume --max-update %ld --quiet",
+                         run, step + 12), 0);
+    char want[64];
+    snprintf(want, sizeof want, "resumed from step %ld", step);
+    assert_non_null(strstr(res, want));
+    snprintf(want, sizeof want, "checkpoint %ld", step + 12);
+    assert_non_null(strstr(res, want));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(train_then_resume),
         cmocka_unit_test(eval_prints_loss_and_bleu),
         cmocka_unit_test(bleu_scores_files),
+        cmocka_unit_test(interrupt_writes_a_checkpoint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
