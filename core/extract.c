@@ -102,5 +102,20 @@ int extract_pick_latency(const char *search_dir, double max_ms, FrontPoint *out,
 
 Supernet *extract_model(Supernet *s, const Arch *a, int max_tokens, MosErr *err)
 {
-    return modelfile_build(s, a, max_tokens, err);
+    const ModelConfig *c = supernet_config(s);
+    if (c->mos == MOS_NONE)
+        return modelfile_build(s, a, max_tokens, err);
+    if (arch_validate(&c->space, a, err) < 0) {
+        err_prefix(err, "extract: arch not in the supernet's space");
+        return NULL;
+    }
+    /* W(a) = sum_i alpha_i(a) E_i into a plain supernet of the same maxima, then cut it. */
+    ModelConfig pc = *c;
+    pc.mos = MOS_NONE;
+    pc.mos_experts = 1;
+    Supernet *plain = supernet_new(&pc, 1, 1, err), *m = NULL;
+    if (plain && supernet_collapse(s, a, plain, err) == 0)
+        m = modelfile_build(plain, a, max_tokens, err);
+    supernet_destroy(&plain);
+    return m;
 }

@@ -89,8 +89,9 @@ static json_t *source_json(const ModelSource *src)
     char hash[24];
     snprintf(hash, sizeof hash, "%016" PRIx64, src->config_hash);
     return json_pack("{s:s, s:I, s:s, s:s, s:o}", "checkpoint",
-                     src->checkpoint ? src->checkpoint : "", "step", (json_int_t)src->step, "sha256",
-                     src->sha256, "config_hash", hash, "supernet", supernet_json(src->super));
+                     src->checkpoint ? src->checkpoint : "", "step", (json_int_t)src->step,
+                     "sha256", src->sha256, "config_hash", hash, "supernet",
+                     supernet_json(src->super));
 }
 
 static int copy_file(const char *from, const char *to, MosErr *err)
@@ -305,7 +306,8 @@ static json_t *load_json(const char *dir, const char *name, char *path, size_t n
     }
     const char *fmt = json_string_value(json_object_get(o, "format"));
     json_t *ver = json_object_get(o, "version");
-    if (!fmt || strcmp(fmt, MODELFILE_FORMAT) != 0 || json_integer_value(ver) != MODELFILE_VERSION) {
+    if (!fmt || strcmp(fmt, MODELFILE_FORMAT) != 0 ||
+        json_integer_value(ver) != MODELFILE_VERSION) {
         json_decref(o);
         err_set(err, "%s: not a %s version %d file", path, MODELFILE_FORMAT, MODELFILE_VERSION);
         return NULL;

@@ -1,7 +1,8 @@
 /* Mixture-of-Supernets experts and routers for one FFN layer (see mos.h): router MLP, softmax,
  * mixing W(a) = sum_i alpha_i E_i[0:out, 0:in] and the hand-written backward of all three.
  * Plain loops, no BLAS: the mixing is O(m*out*in) once per update and key, the router O(rows*H).
- * Invariant: a gradient accumulated for one key is pushed to the parameters before the key changes. */
+ * Invariant: a gradient accumulated for one key is pushed to the parameters before the key
+ * changes. */
 #include "mos.h"
 
 #include <math.h>
@@ -275,7 +276,8 @@ void mos_softmax_forward(float *alpha, const float *z, int rows, int m)
 }
 
 /* alpha = softmax(z) gives d alpha_i / d z_k = alpha_i (delta_ik - alpha_k), so with
- * s_i = dL/d alpha_i:  dL/dz_k = sum_i s_i alpha_i (delta_ik - alpha_k) = alpha_k (s_k - <alpha, s>). */
+ * s_i = dL/d alpha_i:
+ *   dL/dz_k = sum_i s_i alpha_i (delta_ik - alpha_k) = alpha_k (s_k - <alpha, s>). */
 void mos_softmax_backward(float *dz, const float *alpha, const float *s, int rows, int m)
 {
     for (int j = 0; j < rows; j++) {

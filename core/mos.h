@@ -1,10 +1,8 @@
-/* Mixture-of-Supernets for one Transformer layer's FFN: m experts per linear (fc1, fc2), each a
- * full max-size weight + bias, mixed by a router MLP on the architecture encoding into W(a), then
- * used like a plain sliced weight. Layer-wise: one softmax over m per layer, shared by fc1 and
- * fc2. Neuron-wise: a router per linear, one softmax per output row j (router rows j*m..j*m+m-1).
- * Does not own memory (parameters, gradients and scratch are cut from the caller's blocks) and
- * does not run the FFN itself. Invariant: W(a) in scratch is valid for the key (enc, d, f) it was
- * mixed for, until the parameters change (mos_ffn_invalidate) — and pending dW is flushed first. */
+/* Mixture-of-Supernets for one layer's FFN: m max-size experts per linear (fc1, fc2) mixed into
+ * W(a) by a router MLP on the arch encoding; layer-wise one softmax per layer (shared by fc1 and
+ * fc2), neuron-wise one per output row j (router rows j*m..j*m+m-1). Owns no memory and runs no
+ * FFN. Invariant: the mixed W(a) is valid for its key (router input, d, f) until the parameters
+ * change (mos_ffn_invalidate), and pending dW(a) is flushed before the key changes. */
 #ifndef MOS_MOS_H
 #define MOS_MOS_H
 

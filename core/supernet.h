@@ -84,6 +84,9 @@ void supernet_params_changed(Supernet *s);
  * each FFN gets W(a), b(a) in its slice (zero elsewhere). dst's outputs for a then equal src's
  * (dst is only meaningful for a). -1 with err when the two do not match. */
 int supernet_collapse(Supernet *src, const Arch *a, Supernet *dst, MosErr *err);
+/* The same into a new mos-none supernet of src's space (activations for 1 token: meant for
+ * extraction, not for running); NULL with err when out of memory. */
+Supernet *supernet_collapse_new(Supernet *src, const Arch *a, MosErr *err);
 
 /* One batch through subnet a (a must be valid for the config's space; b->B·Ts and b->B·Tt at
  * most max_tokens, Ts and Tt at most max_positions). train = 1: dropout from rng (required

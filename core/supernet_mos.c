@@ -85,3 +85,17 @@ int supernet_collapse(Supernet *src, const Arch *a, Supernet *dst, MosErr *err)
     supernet_params_changed(dst);
     return 0;
 }
+
+Supernet *supernet_collapse_new(Supernet *src, const Arch *a, MosErr *err)
+{
+    ModelConfig c = src->cfg;
+    c.mos = MOS_NONE;
+    c.mos_experts = 1;
+    c.router_const_input = 0;
+    Supernet *dst = supernet_new(&c, 1, 1, err);
+    if (!dst)
+        return NULL;
+    if (supernet_collapse(src, a, dst, err) < 0)
+        supernet_destroy(&dst);
+    return dst;
+}

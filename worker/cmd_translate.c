@@ -5,6 +5,7 @@
  * NUL byte, a bad id) gets an error on stderr naming its line and an empty output line, so the
  * output stays aligned with the input; the exit status is then 1. */
 #include <cblas.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +92,22 @@ static void dict_ids(const Translator *t, const char *s, Line *l)
 /* spm_encode over the block's good lines (bad ones as empty lines, ignored afterwards). */
 static int spm_ids(Translator *t, Line *lines, int n, MosErr *err)
 {
-    char in[] = "/tmp/mos-translate-in-XXXXXX", out[] = "/tmp/mos-translate-out-XXXXXX";
-    char model[4200], log[] = "/tmp/mos-translate-log-XXXXXX", arg[4300];
+    const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    char in[4200], out[4200], log[4200], model[4200], arg[4300];
+    snprintf(in, sizeof in, "%s/mos-translate-in-XXXXXX", tmpdir);
+    snprintf(out, sizeof out, "%s/mos-translate-out-XXXXXX", tmpdir);
+    snprintf(log, sizeof log, "%s/mos-translate-log-XXXXXX", tmpdir);
     int fi = mkstemp(in), fo = mkstemp(out), fl = mkstemp(log);
-    ASSERT(fi >= 0 && fo >= 0 && fl >= 0);
+    if (fi < 0 || fo < 0 || fl < 0) {
+        int e = errno;
+        if (fi >= 0)
+            close(fi), unlink(in);
+        if (fo >= 0)
+            close(fo), unlink(out);
+        if (fl >= 0)
+            close(fl), unlink(log);
+        return err_set(err, "%s: cannot create temporary files: %s", tmpdir, strerror(e));
+    }
     close(fo);
     close(fl);
     FILE *f = fdopen(fi, "w");

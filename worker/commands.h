@@ -18,9 +18,10 @@ extern const Command cmd_run;
 extern const Command cmd_latency;
 extern const Command cmd_search;
 extern const Command cmd_keygen;
-extern const Command cmd_bench;
 extern const Command cmd_extract;
 extern const Command cmd_translate;
+extern const Command cmd_finetune;
+extern const Command cmd_bench;
 
 /* Replaces the process with mos-dash (next to this executable, else on PATH); returns 1 with a
  * message on stderr only when it cannot. */

@@ -25,6 +25,7 @@ static const Command *const commands[] = {
     &cmd_keygen,
     &cmd_extract,
     &cmd_translate,
+    &cmd_finetune,
     &cmd_dash,
     &cmd_bench,
 };

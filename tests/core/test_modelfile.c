@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "model_fixture.h"
+#include "extract.h"
 #include "modelfile.h"
 #include "supernet.h"
 #include "tiny_data.h"
@@ -59,11 +60,17 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A supernet whose every parameter (biases and LayerNorms too) is random, so no slice can hide. */
-static Supernet *random_supernet(int pre_ln, uint64_t seed)
+/* A supernet whose every parameter (biases, LayerNorms, experts and routers too) is random, so
+ * no slice can hide. */
+static Supernet *random_mos_supernet(int pre_ln, MosKind kind, uint64_t seed)
 {
     ModelConfig c;
     fixture_config(&c, pre_ln);
+    if (kind != MOS_NONE) {
+        c.mos = kind;
+        c.mos_experts = 3;
+        c.router_hidden = 8;
+    }
     Supernet *s = supernet_new(&c, 64, seed, NULL);
     assert_non_null(s);
     Rng r;
@@ -74,11 +81,17 @@ static Supernet *random_supernet(int pre_ln, uint64_t seed)
     return s;
 }
 
+static Supernet *random_supernet(int pre_ln, uint64_t seed)
+{
+    return random_mos_supernet(pre_ln, MOS_NONE, seed);
+}
+
 static void extract_to(Fix *f, Supernet *s, const Arch *a)
 {
     MosErr err = {{0}};
-    Supernet *m = modelfile_build(s, a, 64, &err);
-    assert_non_null(m);
+    Supernet *m = extract_model(s, a, 64, &err);
+    if (!m)
+        fail_msg("%s", err.msg);
     ModelSource src = {.super = supernet_config(s), .man = &f->man, .data_dir = f->data,
                        .checkpoint = "checkpoints/last.safetensors", .step = 42};
     mkdir(f->model, 0777);
@@ -104,9 +117,9 @@ static double max_diff_logprobs(Supernet *s, Supernet *m, const Arch *a)
     return worst;
 }
 
-static void same_outputs(Fix *f, int pre_ln, int which)
+static void same_outputs(Fix *f, int pre_ln, MosKind kind, int which)
 {
-    Supernet *s = random_supernet(pre_ln, 11 + (uint64_t)which);
+    Supernet *s = random_mos_supernet(pre_ln, kind, 11 + (uint64_t)which);
     Arch a;
     fixture_arch(&a, which);
     extract_to(f, s, &a);
@@ -118,8 +131,10 @@ static void same_outputs(Fix *f, int pre_ln, int which)
     assert_true(arch_equal(&info.arch, &a));
     assert_int_equal(info.source_step, 42);
     double d = max_diff_logprobs(s, m, &info.arch);
+    if (getenv("MODELFILE_PRINT_DIFF"))
+        printf("pre_ln %d mos %d arch %d: max diff %.3g\n", pre_ln, kind, which, d);
     if (d > 1e-5)
-        fail_msg("pre_ln %d arch %d: max |diff| = %g", pre_ln, which, d);
+        fail_msg("pre_ln %d mos %d arch %d: max |diff| = %g", pre_ln, kind, which, d);
     DecodeOpts o = {.beam = 3, .lenpen = 1.0f, .max_len_a = 1, .max_len_b = 6};
     int src[4] = {5, 9, 12, 7}, out1[32], out2[32];
     int n1 = supernet_decode(s, &a, src, 4, &o, out1, 32);
@@ -134,13 +149,26 @@ static void same_outputs(Fix *f, int pre_ln, int which)
 static void test_same_outputs_post_ln(void **state)
 {
     for (int which = 0; which < 3; which++)
-        same_outputs(*state, 0, which);
+        same_outputs(*state, 0, MOS_NONE, which);
 }
 
 static void test_same_outputs_pre_ln(void **state)
 {
     for (int which = 0; which < 3; which++)
-        same_outputs(*state, 1, which);
+        same_outputs(*state, 1, MOS_NONE, which);
+}
+
+/* MoS: the file holds the collapsed W(a) = sum_i alpha_i(a) E_i of each layer. */
+static void test_same_outputs_mos_layer(void **state)
+{
+    for (int which = 0; which < 3; which++)
+        same_outputs(*state, 0, MOS_LAYER, which);
+}
+
+static void test_same_outputs_mos_neuron(void **state)
+{
+    for (int which = 0; which < 3; which++)
+        same_outputs(*state, which == 1, MOS_NEURON, which);
 }
 
 /* The safetensors header lists each FFN at the layer's own dims and nothing past the depth. */
@@ -239,6 +267,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_same_outputs_post_ln, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_outputs_pre_ln, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_outputs_mos_layer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_outputs_mos_neuron, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arch_not_in_space, setup, teardown),

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "model_fixture.h"
+#include "extract.h"
 #include "mos.h"
 #include "supernet.h"
 
@@ -224,7 +225,8 @@ static void collapse_matches(MosKind kind)
         p[i] += 0.05f * rng_normal(&r);
     Batch b = fixture_batch();
     int V = cm.vocab;
-    float *lm = malloc((size_t)b.B * V * sizeof(float)), *lp = malloc((size_t)b.B * V * sizeof(float));
+    size_t nb = (size_t)b.B * V * sizeof(float);
+    float *lm = malloc(nb), *lp = malloc(nb);
     for (int w = 0; w < 3; w++) {
         Arch a;
         fixture_arch(&a, w);
@@ -260,6 +262,47 @@ static void collapse_matches(MosKind kind)
     supernet_destroy(&sm);
     supernet_destroy(&sp);
 }
+
+/* Extraction of a MoS supernet: the standalone model of arch a (its own dims) gives the MoS
+ * supernet's log-probs for a. */
+static void extract_collapses(MosKind kind)
+{
+    ModelConfig cm;
+    mos_config(&cm, kind, 2, 1);
+    Supernet *sm = make(&cm, 15);
+    float *p = supernet_params(sm);
+    Rng r;
+    rng_seed(&r, 16);
+    for (size_t i = 0; i < supernet_nparams(sm); i++)
+        p[i] += 0.05f * rng_normal(&r);
+    Batch b = fixture_batch();
+    int V = cm.vocab;
+    size_t nb = (size_t)b.B * V * sizeof(float);
+    float *lm = malloc(nb), *lx = malloc(nb);
+    for (int w = 0; w < 3; w++) {
+        Arch a;
+        fixture_arch(&a, w);
+        MosErr err = {{0}};
+        Supernet *x = extract_model(sm, &a, 64, &err);
+        if (!x)
+            fail_msg("extract_model: %s", err.msg);
+        double worst = 0.0;
+        for (int t = 0; t < b.Tt; t++) {
+            supernet_logprobs(sm, &a, &b, t, lm);
+            supernet_logprobs(x, &a, &b, t, lx);
+            for (int i = 0; i < b.B * V; i++)
+                worst = fmax(worst, fabs((double)lm[i] - lx[i]));
+        }
+        assert_true(worst <= 1e-5);
+        supernet_destroy(&x);
+    }
+    free(lm);
+    free(lx);
+    supernet_destroy(&sm);
+}
+
+static void extract_layer(void **state) { (void)state; extract_collapses(MOS_LAYER); }
+static void extract_neuron(void **state) { (void)state; extract_collapses(MOS_NEURON); }
 
 static void collapse_layer(void **state) { (void)state; collapse_matches(MOS_LAYER); }
 static void collapse_neuron(void **state) { (void)state; collapse_matches(MOS_NEURON); }
@@ -384,6 +427,8 @@ int main(void)
         cmocka_unit_test(one_expert_equals_plain_bit_for_bit),
         cmocka_unit_test(collapse_layer),
         cmocka_unit_test(collapse_neuron),
+        cmocka_unit_test(extract_layer),
+        cmocka_unit_test(extract_neuron),
         cmocka_unit_test(gates_per_layer),
         cmocka_unit_test(const_input_ignores_arch),
         cmocka_unit_test(cache_follows_parameter_changes),
