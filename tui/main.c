@@ -45,6 +45,18 @@ static int parse_glyphs(const char *s, CrtGlyphs *g)
     return -1;
 }
 
+static int parse_wait(const char *s, int *ms)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || end == s || v < 0 || v > 600000) {
+        fprintf(stderr, "mos-dash: --wait %s: expected milliseconds, 0..600000\n", s);
+        return -1;
+    }
+    *ms = (int)v;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, AppOptions *o)
 {
     enum { O_CONNECT = 256, O_RUN_DIR, O_REPLAY, O_THEME, O_NO_MOUSE, O_NO_COLOR, O_GLYPHS,
@@ -72,7 +84,10 @@ static int parse_args(int argc, char **argv, AppOptions *o)
         case O_NO_MOUSE: o->crt.mouse = 0; break;
         case O_NO_COLOR: o->crt.no_color = 1; break;
         case O_UTF8: o->crt.force_utf8 = 1; break;
-        case O_WAIT: o->wait_ms = atoi(optarg); break;
+        case O_WAIT:
+            if (parse_wait(optarg, &o->wait_ms) != 0)
+                return 2;
+            break;
         case O_GLYPHS:
             if (parse_glyphs(optarg, &o->crt.glyphs) != 0) {
                 fprintf(stderr, "mos-dash: --glyphs %s: expected braille, block or ascii\n",

@@ -30,13 +30,15 @@ static double front_y(const MsgFrontPoint *p, const View *v)
     return v->front_bleu ? (p->has_bleu ? p->bleu : NAN) : p->loss;
 }
 
+/* The latency target, or NAN when there is none (a multi-objective search sends 0). */
 static double front_target(const StoreWorker *w)
 {
+    double t = NAN;
     if (w->front.has_target_ms)
-        return w->front.target_ms;
-    if (w->has_status && w->status.has_target_ms)
-        return w->status.target_ms;
-    return NAN;
+        t = w->front.target_ms;
+    else if (w->has_status && w->status.has_target_ms)
+        t = w->status.target_ms;
+    return t > 0 ? t : NAN;
 }
 
 static int front_axis(const StoreWorker *w, const View *v, ChartAxis *ax)
@@ -53,7 +55,7 @@ static int front_axis(const StoreWorker *w, const View *v, ChartAxis *ax)
         ax->xmax = fmax(ax->xmax, t);
     }
     double px = (ax->xmax - ax->xmin) * 0.05 + 1e-6, py = (ax->ymax - ax->ymin) * 0.08 + 1e-6;
-    ax->xmin -= px;
+    ax->xmin = ax->xmin >= 0 && ax->xmin - px < 0 ? 0 : ax->xmin - px;   /* no negative ms */
     ax->xmax += px;
     ax->ymin -= py;
     ax->ymax += py;

@@ -51,7 +51,15 @@ static int latency_text(Rect in, const StoreWorker *w, const Residuals *res)
             widget_text(y++, in.x, in.w, ROLE_MAIN_FG, "predictor RMSE %.3f ms, MAPD %.1f%%",
                         l->has_rmse_ms ? l->rmse_ms : NAN, l->has_mapd ? 100 * l->mapd : NAN);
     }
-    if (res->n)
+    if (w->nlat_rows > 0 && y < in.y + in.h) {
+        double enc = 0, dec = 0;
+        for (int i = 0; i < w->nlat_rows; i++)
+            enc += w->lat_rows[i].enc_ms, dec += w->lat_rows[i].dec_ms;
+        widget_text(y++, in.x, in.w, ROLE_LAT_MEASURED, "last %d rows: encoder %.3g ms, "
+                    "decoder %.3g ms (mean)", w->nlat_rows, enc / w->nlat_rows,
+                    dec / w->nlat_rows);
+    }
+    if (res->n && y < in.y + in.h)
         widget_text(y++, in.x, in.w, ROLE_LAT_MEASURED,
                     "%d measured subnets: |err| mean %.2f ms (%.1f%%), max %.2f ms", res->n,
                     res->mean_abs, 100 * res->mean_rel, res->max_abs);
