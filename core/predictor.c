@@ -266,9 +266,20 @@ static int check_data(const float *x, const float *y_ms, int n, MosErr *err)
     return 0;
 }
 
-static void train_loop(Predictor *p, const float *x, const float *t, int n,
-                       const PredictorTrainConfig *cfg, Rng *r, double *final_loss)
+/* Validation rows for select_best: raw features and ms. */
+typedef struct Held {
+    const float *x, *y_ms;
+    int n;
+} Held;
+
+static void train_loop(Predictor *p, const float *x, const float *t, int n, const Held *valid,
+                       const PredictorTrainConfig *cfg, Rng *r, double *final_loss,
+                       int *best_step)
 {
+    int select = cfg->select_best && valid->n > 0;
+    float *best = select ? malloc(p->nparams * sizeof *best) : NULL;
+    double best_mapd = INFINITY;
+    *best_step = cfg->steps;
     int B = cfg->batch < n ? cfg->batch : n;
     float *g = calloc(p->nparams, sizeof *g), *m = calloc(p->nparams, sizeof *m);
     float *v = calloc(p->nparams, sizeof *v);
@@ -294,7 +305,18 @@ static void train_loop(Predictor *p, const float *x, const float *t, int n,
         memset(g, 0, p->nparams * sizeof *g);
         mlp_backward(p, &w, bt, B, g);
         adam_step(p, g, m, v, step, cfg->lr);
+        if (select && (step % 100 == 0 || step == cfg->steps)) {
+            double mapd = predictor_evaluate(p, valid->x, valid->y_ms, valid->n).mapd_pct;
+            if (mapd < best_mapd) {
+                best_mapd = mapd;
+                *best_step = step;
+                memcpy(best, p->params, p->nparams * sizeof *best);
+            }
+        }
     }
+    if (select && best_mapd < INFINITY)
+        memcpy(p->params, best, p->nparams * sizeof *best);
+    free(best);
     work_done(&w, p);
     free(g);
     free(m);
@@ -330,7 +352,9 @@ int predictor_train(Predictor *p, const float *x, const float *y_ms, int n,
     for (int i = 0; i < n_train; i++)
         st[i] = sy[i] / mx;
     double final_loss = 0;
-    train_loop(p, sx, st, n_train, cfg, &r, &final_loss);
+    int best_step = 0;
+    Held valid = { sx + (size_t)n_train * ARCH_FEATURES, sy + n_train, n_valid };
+    train_loop(p, sx, st, n_train, &valid, cfg, &r, &final_loss, &best_step);
     if (rep) {
         rep->train = predictor_evaluate(p, sx, sy, n_train);
         rep->valid = predictor_evaluate(p, sx + (size_t)n_train * ARCH_FEATURES, sy + n_train,
@@ -338,6 +362,7 @@ int predictor_train(Predictor *p, const float *x, const float *y_ms, int n,
         rep->test = predictor_evaluate(p, sx + (size_t)(n_train + n_valid) * ARCH_FEATURES,
                                        sy + n_train + n_valid, n_test);
         rep->final_loss = final_loss;
+        rep->best_step = best_step;
     }
     free(idx);
     free(sx);
@@ -374,9 +399,10 @@ int predictor_save(const Predictor *p, const PredictorReport *rep, const char *p
     json_object_set_new(root, "feature_norm", float_array(p->feature_norm, ARCH_FEATURES));
     json_object_set_new(root, "lat_norm_ms", json_real(p->lat_norm_ms));
     if (rep)
-        json_object_set_new(root, "metrics", json_pack("{s:o, s:o, s:o}",
+        json_object_set_new(root, "metrics", json_pack("{s:o, s:o, s:o, s:i}",
                             "train", metrics_json(&rep->train), "valid",
-                            metrics_json(&rep->valid), "test", metrics_json(&rep->test)));
+                            metrics_json(&rep->valid), "test", metrics_json(&rep->test),
+                            "kept_step", rep->best_step));
     for (int l = 0; l < p->nlin; l++)
         json_array_append_new(layers, json_pack("{s:i, s:i, s:o, s:o}", "in", p->dim_in[l],
                               "out", p->dim_out[l], "w",

@@ -31,6 +31,8 @@ typedef struct PredictorTrainConfig {
     int batch;         /* HAT 128 */
     int steps;         /* HAT 5000 */
     uint64_t seed;     /* init, split shuffle and batches */
+    int select_best;   /* 1: keep the weights with the lowest validation MAPD, checked every
+                        * 100 steps (noisy tables overfit); 0: the last weights, as HAT */
 } PredictorTrainConfig;
 
 /* Errors on one split: root-mean-square error in ms and mean absolute percentage deviation. */
@@ -43,6 +45,7 @@ typedef struct PredictorSplitMetrics {
 typedef struct PredictorReport {
     PredictorSplitMetrics train, valid, test;
     double final_loss;   /* MSE on the normalised target over the last step's batch */
+    int best_step;       /* step whose weights were kept (steps when select_best is 0) */
 } PredictorReport;
 
 /* Allocates the MLP and initialises it as PyTorch's nn.Linear does (U(-1/sqrt(in), 1/sqrt(in))

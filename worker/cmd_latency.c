@@ -30,6 +30,8 @@ static const OptSpec latency_opts[] = {
     { "fit-steps", OPT_INT, "5000", "N", "predictor Adam steps (HAT 5000)" },
     { "fit-lr", OPT_FLOAT, "1e-3", "LR", "predictor learning rate (HAT 1e-5; see docs/search.md)" },
     { "fit-batch", OPT_INT, "128", "N", "predictor batch (HAT 128)" },
+    { "fit-last", OPT_FLAG, NULL, NULL, "keep the last predictor weights (HAT) instead of the "
+      "ones with the lowest validation MAPD" },
     { "hidden", OPT_INT, "400", "N", "predictor hidden width (HAT 400)" },
     { "hidden-layers", OPT_INT, "3", "N", "predictor hidden 400x400 layers (HAT 3)" },
     { "quiet", OPT_FLAG, NULL, NULL, "no per-row progress on stderr" },
@@ -87,8 +89,8 @@ static void print_report(const LatencyJob *job, const LatencyJobReport *r, int v
            "vocab %d)\n", r->rows, job->opts.beam, job->opts.src_len, job->opts.steps,
            job->opts.threads, vocab);
     printf("predictor: RMSE %.3f ms, MAPD %.2f %% on the %d held-out test rows (valid %.2f %%, "
-           "train %.2f %%)\n", r->fit.test.rmse_ms, r->fit.test.mapd_pct, r->fit.test.n,
-           r->fit.valid.mapd_pct, r->fit.train.mapd_pct);
+           "train %.2f %%; weights of step %d)\n", r->fit.test.rmse_ms, r->fit.test.mapd_pct,
+           r->fit.test.n, r->fit.valid.mapd_pct, r->fit.train.mapd_pct, r->fit.best_step);
     if (r->verify_n > 0)
         printf("verify: %d fresh architectures (mean %.2f ms): predictor MAPD %.2f %%, RMSE "
                "%.3f ms; measurement noise (same archs timed twice) %.2f %%\n", r->verify_n,
@@ -110,7 +112,8 @@ static int run_latency(const Args *a)
         .verify = (int)args_int(a, "verify"), .seed = (uint64_t)args_int(a, "seed"),
         .hidden = (int)args_int(a, "hidden"), .hidden_layers = (int)args_int(a, "hidden-layers"),
         .fit = { .lr = (float)args_float(a, "fit-lr"), .batch = (int)args_int(a, "fit-batch"),
-                 .steps = (int)args_int(a, "fit-steps"), .seed = (uint64_t)args_int(a, "seed") },
+                 .steps = (int)args_int(a, "fit-steps"), .seed = (uint64_t)args_int(a, "seed"),
+                 .select_best = !args_flag(a, "fit-last") },
     };
     job.space = rc.model.space;
     latency_opts_default(&job.opts);

@@ -67,7 +67,8 @@ int job_latency_run(const JobEnv *env, MosErr *err)
         return -1;
     LatencyJob job = { .run_dir = env->run_dir, .space = rc.model.space, .archs = 2000,
                        .verify = 100, .seed = 1, .hidden = 400, .hidden_layers = 3,
-                       .fit = { .lr = 1e-3f, .batch = 128, .steps = 5000, .seed = 1 } };
+                       .fit = { .lr = 1e-3f, .batch = 128, .steps = 5000, .seed = 1,
+                                .select_best = 1 } };
     latency_opts_default(&job.opts);
     job.opts.vocab = rc.model.vocab;
     openblas_set_num_threads(job.opts.threads);

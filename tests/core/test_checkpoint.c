@@ -185,6 +185,36 @@ static void bad_checkpoints_are_refused(void **state)
     assert_int_equal(got.step, 40);
 }
 
+/* A kill -9 inside ckpt_save, between its renames, must leave a loadable checkpoint: the
+ * states below are the on-disk states after each rename of a save at step 120 over 80/40. */
+static void crash_between_renames_still_resumes(void **state)
+{
+    Fix *f = *state;
+    MosErr err = {{0}};
+    char st[700], js[700], pst[700], pjs[700];
+    snprintf(st, sizeof st, "%s/last.safetensors", f->dir);
+    snprintf(js, sizeof js, "%s/last.json", f->dir);
+    snprintf(pst, sizeof pst, "%s/prev.safetensors", f->dir);
+    snprintf(pjs, sizeof pjs, "%s/prev.json", f->dir);
+    CkptMeta m = meta(120), got;
+    assert_int_equal(ckpt_save(f->dir, &f->b, &m, &err), 0);   /* last = 120, prev = 80 */
+    float p[NP], mm[NP], v[NP];
+    CkptBlocks b = {tensors, 3, p, mm, v, NP};
+    /* crash after "last.safetensors -> prev.safetensors" of the next save */
+    assert_int_equal(rename(st, pst), 0);
+    assert_int_equal(ckpt_load(f->dir, "last", &b, m.config_hash, &got, &err), 0);
+    assert_int_equal(got.step, 120);
+    assert_true(memcmp(p, f->p, sizeof p) == 0);
+    /* crash after both files moved to prev, before the new pair arrived */
+    assert_int_equal(rename(js, pjs), 0);
+    assert_int_equal(ckpt_load(f->dir, "prev", &b, m.config_hash, &got, &err), 0);
+    assert_int_equal(got.step, 120);
+    /* a .json whose tensors are nowhere is still refused, naming the file */
+    assert_int_equal(unlink(pst), 0);
+    assert_int_equal(ckpt_load(f->dir, "prev", &b, m.config_hash, &got, &err), -1);
+    assert_non_null(strstr(err.msg, "prev.safetensors"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +222,7 @@ int main(void)
         cmocka_unit_test(file_is_standard_safetensors),
         cmocka_unit_test(second_save_keeps_previous),
         cmocka_unit_test(bad_checkpoints_are_refused),
+        cmocka_unit_test(crash_between_renames_still_resumes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -127,6 +127,35 @@ static void fits_synthetic_latency(void **state)
     free(y);
 }
 
+static void select_best_never_worse_on_valid(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    float x[N * ARCH_FEATURES], y[N];
+    synthetic(N, x, y, 8);
+    for (int i = 0; i < N; i += 3)
+        y[i] *= 1.5f;   /* a noisy table a large MLP overfits */
+    float nrm[ARCH_FEATURES];
+    norms(nrm);
+    Predictor last, best;
+    PredictorTrainConfig cfg = { .lr = 1e-3f, .batch = 64, .steps = 700, .seed = 2 };
+    PredictorReport rl, rb;
+    MosErr err = {{0}};
+    predictor_init(&last, 64, 2, nrm, 2);
+    assert_int_equal(predictor_train(&last, x, y, N, &cfg, &rl, &err), 0);
+    assert_int_equal(rl.best_step, 700);
+    cfg.select_best = 1;
+    predictor_init(&best, 64, 2, nrm, 2);
+    assert_int_equal(predictor_train(&best, x, y, N, &cfg, &rb, &err), 0);
+    /* the same trajectory; the kept weights are the best of its checkpoints, the last included */
+    assert_true(rb.best_step % 100 == 0);
+    assert_true(rb.valid.mapd_pct <= rl.valid.mapd_pct);
+    if (rb.best_step == 700)
+        assert_memory_equal(best.params, last.params, best.nparams * sizeof(float));
+    predictor_done(&last);
+    predictor_done(&best);
+}
+
 static void refuses_bad_input(void **state)
 {
     (void)state;
@@ -164,6 +193,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gradient_matches_finite_differences),
         cmocka_unit_test(fits_synthetic_latency),
+        cmocka_unit_test(select_best_never_worse_on_valid),
         cmocka_unit_test(refuses_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

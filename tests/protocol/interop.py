@@ -3,7 +3,8 @@
 talks to the C protocol through a real socket. It starts tests/protocol/proto_peer (C), finds
 it through endpoints.json, checks every message type it publishes against the schema the C
 code prints (kinds, bounds, required keys, bin f32 arrays), asks for a snapshot and status, sends
-commands whose decoding the peer echoes back, and checks error replies for bad commands.
+commands whose decoding the peer echoes back, checks error replies for bad commands, and
+replays the peer's events.msgpack with a streaming unpacker.
 Then the same peer as a CURVE server with a ZAP allow-list: a pyzmq client whose key is listed
 receives messages and gets replies; one whose key is not listed gets nothing."""
 import json
@@ -182,9 +183,27 @@ def run(schema, tmp, peer):
         fail(f"stop reply {r}")
     if peer.wait(timeout=10) != 0:
         fail(f"proto_peer exit status {peer.returncode}")
+    check_event_log(schema, os.path.join(tmp, "events.msgpack"))
     sub.close()
     dealer.close()
     ctx.term()
+
+
+def check_event_log(schema, path):
+    """events.msgpack replays with a plain streaming unpacker: topic, body, topic, body..."""
+    with open(path, "rb") as f:
+        items = list(msgpack.Unpacker(f))
+    if len(items) < 2 * len(schema["messages"]) or len(items) % 2:
+        fail(f"event log holds {len(items)} values")
+    seqs = []
+    for topic, m in zip(items[0::2], items[1::2]):
+        check_record(schema, "header", m, "event")
+        if topic != m["type"]:
+            fail(f"event log record: topic {topic!r} but type {m['type']!r}")
+        check_record(schema, m["type"], m["body"], "event." + m["type"])
+        seqs.append(m["seq"])
+    if seqs != list(range(1, len(seqs) + 1)):
+        fail("event log seqs are not 1, 2, 3, ...")
 
 
 def curve_sockets(ctx, ep, keys):

@@ -2,7 +2,8 @@
  * default endpoints, writes endpoints.json, publishes every message type in turn with random
  * contents and answers every command (snapshot, status, the rest ok). Each decoded command is
  * echoed as a `log` message whose text is the command as JSON, so a client in another language
- * can check what C decoded. Options inject faults for the client tests.
+ * can check what C decoded. Like the worker, it appends every message to D/events.msgpack
+ * before publishing it. Options inject faults for the client tests.
  *   proto_peer --schema                  print the schema as JSON and exit
  *   proto_peer --run-dir D [--period-ms P] [--seconds S] [--gap-at N] [--restart-at N]
  *              [--curve DIR]
@@ -18,6 +19,7 @@
 
 #include "msg.h"
 #include "proto_rand.h"
+#include "stream.h"
 #include "wire.h"
 
 static const char *const kind_names[FIELD_KIND_COUNT] = {
@@ -56,7 +58,8 @@ typedef struct Peer {
     void *pub, *router;
     Msg *msg;
     MsgReply *reply;
-    MsgBuf buf;
+    MsgBuf buf, logbuf;
+    FILE *log;                      /* run_dir/events.msgpack */
     TRng rng;
     int64_t seq;
     long gap_at, restart_at;
@@ -85,7 +88,8 @@ static void peer_publish(Peer *p, Msg *m)
     m->seq = p->seq;
     m->ts = (double)time(NULL);
     memcpy(m->worker, p->worker, sizeof m->worker);
-    if (msg_encode(m, &p->buf, &e) < 0) {
+    if (msg_stream_write(p->log, m, &p->logbuf, &e) < 0 || fflush(p->log) != 0 ||
+        msg_encode(m, &p->buf, &e) < 0) {
         fprintf(stderr, "proto_peer: %s\n", e.msg);
         exit(1);
     }
@@ -177,6 +181,12 @@ static int peer_run(Peer *p, const char *run_dir, const char *curve_dir, int per
     ProtoErr e;
     WireEndpoints ep;
     WireZap *zap = NULL;
+    char log_path[4096];
+    snprintf(log_path, sizeof log_path, "%s/events.msgpack", run_dir);
+    if (!(p->log = fopen(log_path, "wb"))) {
+        perror(log_path);
+        return 1;
+    }
     void *ctx = zmq_ctx_new();
     if (peer_bind(p, ctx, curve_dir, &ep, &zap, &e) < 0 ||
         wire_endpoints_write(run_dir, &ep, &e) < 0) {
@@ -202,6 +212,7 @@ static int peer_run(Peer *p, const char *run_dir, const char *curve_dir, int per
     wire_close(&p->router);
     wire_zap_stop(&zap);
     zmq_ctx_term(ctx);
+    fclose(p->log);
     return p->stop ? 0 : 2;
 }
 
@@ -236,8 +247,10 @@ int main(int argc, char **argv)
     p.msg = malloc(sizeof *p.msg);
     p.reply = malloc(sizeof *p.reply);
     msg_buf_init(&p.buf);
+    msg_buf_init(&p.logbuf);
     int rc = p.msg && p.reply ? peer_run(&p, run_dir, curve_dir, period_ms, seconds) : 1;
     msg_buf_done(&p.buf);
+    msg_buf_done(&p.logbuf);
     free(p.msg);
     free(p.reply);
     return rc;
