@@ -138,9 +138,9 @@ static const ConfigOption options[] = {
     {"seed", NULL, CT_U64, T(seed), "1", 0, 0, NULL, 0, "random seed (init, sampling, data order)"},
     {"threads", NULL, CT_INT, T(threads), "2", 1, 256, NULL, 0, "OpenBLAS threads"},
     /* stages after training (worker pipeline; `mos latency` / `mos search` options override) */
-    {"latency-archs", NULL, CT_INT, G(latency_archs), "300", 10, 1000000, NULL, 0,
+    {"latency-archs", NULL, CT_INT, G(latency_archs), "340", 10, 1000000, NULL, 0,
      "architectures measured into latency.csv (HAT 2000)"},
-    {"latency-verify", NULL, CT_INT, G(latency_verify), "30", 0, 1000000, NULL, 0,
+    {"latency-verify", NULL, CT_INT, G(latency_verify), "40", 0, 1000000, NULL, 0,
      "fresh architectures measured twice to check the predictor (0: no check)"},
     {"latency-runs", NULL, CT_INT, G(latency_runs), "10", 1, 100000, NULL, 0,
      "timed runs per part; 10 % dropped at each end (HAT 20)"},

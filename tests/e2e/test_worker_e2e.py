@@ -186,7 +186,7 @@ def mos_run_lines(h):
     run, cfg = h.tiny_run("short", max_update=40, valid_every=20, save_every=20)
     with open(cfg, "a") as f:
         f.write("mos: layer\nmos-experts: 3\nrouter-hidden: 8\n")
-    # --stage train: the full pipeline's latency stage times 2,000 subnets (minutes)
+    # --stage train: the full pipeline's latency stage times latency-archs subnets (minutes)
     r = h.mos("run", "--run-dir", run, "--config", cfg, "--stage", "train", timeout=300)
     check(r.returncode == 0, f"mos run exits 0: {r.returncode}\n{r.stdout}\n{r.stderr}")
     out = r.stdout
