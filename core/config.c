@@ -33,10 +33,12 @@ typedef struct ConfigOption {
 
 static const char *const mos_names[] = {"none", "layer", "neuron", NULL};
 static const char *const sample_names[] = {"uniform", "sandwich", NULL};
+static const char *const search_algo_names[] = {"evo", "nsga2", NULL};
 
 #define M(f) offsetof(RunConfig, model.f)
 #define S(f) offsetof(RunConfig, model.space.f)
 #define T(f) offsetof(RunConfig, train.f)
+#define G(f) offsetof(RunConfig, stages.f)
 #define DIM 1, 65536
 
 static const ConfigOption options[] = {
@@ -135,6 +137,35 @@ static const ConfigOption options[] = {
      "valid sentences translated (greedy) for BLEU at each validation (0: no BLEU)"},
     {"seed", NULL, CT_U64, T(seed), "1", 0, 0, NULL, 0, "random seed (init, sampling, data order)"},
     {"threads", NULL, CT_INT, T(threads), "2", 1, 256, NULL, 0, "OpenBLAS threads"},
+    /* stages after training (worker pipeline; `mos latency` / `mos search` options override) */
+    {"latency-archs", NULL, CT_INT, G(latency_archs), "340", 10, 1000000, NULL, 0,
+     "architectures measured into latency.csv (HAT 2000)"},
+    {"latency-verify", NULL, CT_INT, G(latency_verify), "40", 0, 1000000, NULL, 0,
+     "fresh architectures measured twice to check the predictor (0: no check)"},
+    {"latency-runs", NULL, CT_INT, G(latency_runs), "10", 1, 100000, NULL, 0,
+     "timed runs per part; 10 % dropped at each end (HAT 20)"},
+    {"latency-warmup", NULL, CT_INT, G(latency_warmup), "2", 0, 100000, NULL, 0,
+     "untimed runs per part (HAT 5)"},
+    {"latency-beam", NULL, CT_INT, G(latency_beam), "5", 1, 64, NULL, 0,
+     "beam hypotheses in the timed decoder batch (HAT 5)"},
+    {"latency-fit-steps", NULL, CT_INT, G(latency_fit_steps), "5000", 1, 10000000, NULL, 0,
+     "Adam steps of the latency predictor fit (HAT 5000)"},
+    {"search-algo", NULL, CT_ENUM, G(search_algo), "nsga2", 0, 0, search_algo_names, 0,
+     "evo (HAT's constrained evolution) or nsga2 (the whole Pareto front)"},
+    {"search-iterations", NULL, CT_INT, G(search_iterations), "30", 0, 100000, NULL, 0,
+     "generations after the initial population (HAT 30)"},
+    {"search-population", NULL, CT_INT, G(search_population), "125", 2, 100000, NULL, 0,
+     "population (evo: parents + mutations + crossovers; HAT 125)"},
+    {"search-parents", NULL, CT_INT, G(search_parents), "25", 1, 100000, NULL, 0,
+     "parents kept per generation (evo; HAT 25)"},
+    {"search-mutations", NULL, CT_INT, G(search_mutations), "50", 0, 100000, NULL, 0,
+     "mutants per generation (NSGA-II: their share; HAT 50)"},
+    {"search-crossovers", NULL, CT_INT, G(search_crossovers), "50", 0, 100000, NULL, 0,
+     "crossovers per generation (NSGA-II: their share; HAT 50)"},
+    {"search-target-ms", NULL, CT_FLOAT, G(search_target_ms), "0", 0, 1e9, NULL, 0,
+     "latency limit on predicted latency in ms (0: none; the worker's target command changes it)"},
+    {"search-valid-sentences", NULL, CT_INT, G(search_valid_sentences), "300", 0, 100000000, NULL,
+     0, "fixed validation subset for the search fitness (0: the whole valid split)"},
     /* HAT/fairseq keys that mos reads and ignores (their meaning is fixed in mos) */
     {"arch", NULL, CT_IGNORED, 0, NULL, 0, 0, NULL, 0, "fairseq model name"},
     {"share-all-embeddings", NULL, CT_IGNORED, 0, NULL, 0, 0, NULL, 0, "always shared in mos"},
@@ -161,6 +192,11 @@ static const char *type_names[CONFIG_TYPE_COUNT] = {
 const char *config_mos_name(MosKind k)
 {
     return k >= 0 && k < MOS_KIND_COUNT ? mos_names[k] : "?";
+}
+
+const char *config_search_algo_name(StageSearchAlgo a)
+{
+    return a >= 0 && a < STAGE_SEARCH_ALGO_COUNT ? search_algo_names[a] : "?";
 }
 
 const char *config_sample_name(SampleRule r)

@@ -48,9 +48,29 @@ typedef struct TrainConfig {
     int valid_bleu;           /* valid sentences decoded (greedy) for BLEU at each validation */
 } TrainConfig;
 
+/* The stages after training as the worker's pipeline runs them (`mos latency` / `mos search`
+ * options override them one by one). */
+typedef enum StageSearchAlgo { STAGE_SEARCH_EVO, STAGE_SEARCH_NSGA2, STAGE_SEARCH_ALGO_COUNT }
+    StageSearchAlgo;
+
+typedef struct StageConfig {
+    int latency_archs;        /* architectures measured into latency.csv */
+    int latency_verify;       /* fresh architectures measured twice to check the predictor */
+    int latency_runs;         /* timed runs per part (10 % dropped at each end) */
+    int latency_warmup;       /* untimed runs per part */
+    int latency_beam;         /* beam hypotheses in the timed decoder batch (HAT 5) */
+    int latency_fit_steps;    /* Adam steps of the latency predictor fit (HAT 5000) */
+    StageSearchAlgo search_algo;
+    int search_iterations;    /* generations after the initial population */
+    int search_population, search_parents, search_mutations, search_crossovers;
+    float search_target_ms;   /* latency limit on predicted latency (0: none) */
+    int search_valid_sentences;   /* fixed validation subset of the fitness (0: all) */
+} StageConfig;
+
 typedef struct RunConfig {
     ModelConfig model;
     TrainConfig train;
+    StageConfig stages;
 } RunConfig;
 
 /* ---- functions (core/config.c) ---------------------------------------------------------- */
@@ -95,5 +115,6 @@ char *config_keys_help(void);
 /* Names of the enum values, for messages and dumps. */
 const char *config_mos_name(MosKind k);
 const char *config_sample_name(SampleRule r);
+const char *config_search_algo_name(StageSearchAlgo a);
 
 #endif

@@ -17,6 +17,7 @@
 #include "bleu.h"
 #include "detok.h"
 #include "eval.h"
+#include "mos.h"
 #include "optim.h"
 #include "supernet.h"
 
@@ -251,6 +252,21 @@ static double valid_nll(Trainer *t, const Arch *a)
     return ntok ? nll / (double)ntok : 0.0;
 }
 
+/* The router gates of validated group g's arch (nothing when the supernet has mos none). */
+static void emit_gates(Trainer *t, ArchGroup g)
+{
+    if (t->cfg.model.mos == MOS_NONE)
+        return;
+    MosGates gates[2 * ARCH_MAX_LAYERS];
+    int n = mos_gates(t->net, &t->valid_arch[g], gates);
+    if (n < 0)
+        return;
+    TrainEvent ev = {.kind = TRAIN_EV_GATES, .step = t->step,
+                     .total_steps = t->cfg.train.max_update, .bleu = -1, .group = g,
+                     .arch = t->valid_arch[g], .gates = gates, .ngates = n};
+    emit(t, &ev);
+}
+
 static void trainer_validate(Trainer *t)
 {
     for (int g = 0; g < ARCH_GROUP_COUNT && !t->stop; g++) {
@@ -269,6 +285,7 @@ static void trainer_validate(Trainer *t)
                          .total_steps = t->cfg.train.max_update, .loss = loss, .bleu = bleu,
                          .group = (ArchGroup)g, .arch = t->valid_arch[g]};
         emit(t, &ev);
+        emit_gates(t, (ArchGroup)g);
     }
 }
 

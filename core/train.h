@@ -13,6 +13,7 @@ typedef enum TrainEventKind {
     TRAIN_EV_VALID,       /* validation of one arch group: group, arch, loss (and bleu >= 0) */
     TRAIN_EV_CHECKPOINT,  /* a checkpoint was written: step, path */
     TRAIN_EV_LOG,         /* a human-readable line: text */
+    TRAIN_EV_GATES,       /* router gates of a validated arch (MoS only): group, arch, gates */
     TRAIN_EV_KIND_COUNT
 } TrainEventKind;
 
@@ -28,6 +29,10 @@ typedef struct TrainEvent {
     Arch arch;            /* the sampled (step) or validated (valid) arch */
     const char *path;     /* checkpoint only */
     const char *text;     /* log only */
+    /* gates only: mos_gates of arch, ngates entries (encoder layers, then decoder layers);
+     * valid only during the callback */
+    const struct MosGates *gates;
+    int ngates;
 } TrainEvent;
 
 typedef enum TrainAction {

@@ -17,17 +17,22 @@
 static const OptSpec latency_opts[] = {
     { "run-dir", OPT_STR, "runs/default", "DIR", "run directory (config.yml, data/; output here)" },
     { "config", OPT_STR, NULL, "FILE", "run config (default: DIR/config.yml when present)" },
-    { "archs", OPT_INT, "2000", "N", "architectures measured into latency.csv (HAT 2000)" },
-    { "verify", OPT_INT, "100", "N", "fresh architectures measured twice to check the fit" },
-    { "beam", OPT_INT, "5", "B", "beam hypotheses expanded into the batch (HAT 5)" },
+    { "archs", OPT_INT, NULL, "N", "architectures measured into latency.csv (default: the run "
+      "config's latency-archs; HAT 2000)" },
+    { "verify", OPT_INT, NULL, "N", "fresh architectures measured twice to check the fit "
+      "(default: latency-verify)" },
+    { "beam", OPT_INT, NULL, "B", "beam hypotheses expanded into the batch (default: "
+      "latency-beam; HAT 5)" },
     { "src-len", OPT_INT, "30", "N", "dummy source length with its eos (HAT 30)" },
     { "steps", OPT_INT, "30", "N", "decoder steps timed per run (HAT 30)" },
-    { "warmup", OPT_INT, "5", "N", "untimed runs per part (HAT 5)" },
-    { "runs", OPT_INT, "20", "N", "timed runs per part; 10 % dropped at each end (HAT 20)" },
+    { "warmup", OPT_INT, NULL, "N", "untimed runs per part (default: latency-warmup; HAT 5)" },
+    { "runs", OPT_INT, NULL, "N", "timed runs per part; 10 % dropped at each end (default: "
+      "latency-runs; HAT 20)" },
     { "threads", OPT_INT, "1", "N", "OpenBLAS threads for the timed model" },
     { "vocab", OPT_INT, "8000", "N", "output vocabulary when data/manifest.json is absent" },
     { "seed", OPT_INT, "1", "N", "architecture draws (verify uses seed + 1)" },
-    { "fit-steps", OPT_INT, "5000", "N", "predictor Adam steps (HAT 5000)" },
+    { "fit-steps", OPT_INT, NULL, "N", "predictor Adam steps (default: latency-fit-steps; "
+      "HAT 5000)" },
     { "fit-lr", OPT_FLOAT, "1e-3", "LR", "predictor learning rate (HAT 1e-5; see docs/search.md)" },
     { "fit-batch", OPT_INT, "128", "N", "predictor batch (HAT 128)" },
     { "fit-last", OPT_FLAG, NULL, NULL, "keep the last predictor weights (HAT) instead of the "
@@ -83,6 +88,12 @@ static int run_config(const Args *a, RunConfig *rc, MosErr *err)
     return 0;
 }
 
+/* The option when given, else the run config's value. */
+static int opt_or(const Args *a, const char *name, int config_value)
+{
+    return args_given(a, name) ? (int)args_int(a, name) : config_value;
+}
+
 static void print_report(const LatencyJob *job, const LatencyJobReport *r, int vocab)
 {
     printf("latency: %d architectures measured (beam %d, %d-token source, %d steps, %d threads, "
@@ -108,20 +119,22 @@ static int run_latency(const Args *a)
         return 1;
     }
     LatencyJob job = {
-        .run_dir = args_str(a, "run-dir"), .archs = (int)args_int(a, "archs"),
-        .verify = (int)args_int(a, "verify"), .seed = (uint64_t)args_int(a, "seed"),
+        .run_dir = args_str(a, "run-dir"), .archs = opt_or(a, "archs", rc.stages.latency_archs),
+        .verify = opt_or(a, "verify", rc.stages.latency_verify),
+        .seed = (uint64_t)args_int(a, "seed"),
         .hidden = (int)args_int(a, "hidden"), .hidden_layers = (int)args_int(a, "hidden-layers"),
         .fit = { .lr = (float)args_float(a, "fit-lr"), .batch = (int)args_int(a, "fit-batch"),
-                 .steps = (int)args_int(a, "fit-steps"), .seed = (uint64_t)args_int(a, "seed"),
+                 .steps = opt_or(a, "fit-steps", rc.stages.latency_fit_steps),
+                 .seed = (uint64_t)args_int(a, "seed"),
                  .select_best = !args_flag(a, "fit-last") },
     };
     job.space = rc.model.space;
     latency_opts_default(&job.opts);
     job.opts.src_len = (int)args_int(a, "src-len");
     job.opts.steps = (int)args_int(a, "steps");
-    job.opts.beam = (int)args_int(a, "beam");
-    job.opts.warmup = (int)args_int(a, "warmup");
-    job.opts.runs = (int)args_int(a, "runs");
+    job.opts.beam = opt_or(a, "beam", rc.stages.latency_beam);
+    job.opts.warmup = opt_or(a, "warmup", rc.stages.latency_warmup);
+    job.opts.runs = opt_or(a, "runs", rc.stages.latency_runs);
     job.opts.threads = (int)args_int(a, "threads");
     job.opts.vocab = rc.model.vocab;
     if (job.archs < 10 || job.verify < 0 || job.opts.threads < 1 || job.hidden < 1 ||
@@ -159,8 +172,9 @@ static int run_latency(const Args *a)
 const Command cmd_latency = {
     .name = "latency",
     .summary = "measure subnet latency on this machine (HAT's protocol) and fit the predictor",
-    .details = "Measures --archs random architectures of the wider space into DIR/latency.csv "
-               "(resumable: run again after a stop), fits HAT's latency predictor "
+    .details = "Sized by the run config's latency-* keys (mos config --keys); the options "
+               "override them. Measures --archs random architectures of the wider space into "
+               "DIR/latency.csv (resumable: run again after a stop), fits HAT's latency predictor "
                "(DIR/latency-predictor.json) and checks it on --verify fresh architectures, "
                "each measured twice to show the measurement's own noise. Nothing else should "
                "run on the machine while it measures.",

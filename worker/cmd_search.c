@@ -17,16 +17,23 @@
 static const OptSpec search_opts[] = {
     { "run-dir", OPT_STR, "runs/default", "DIR", "run directory (checkpoint, predictor; search/)" },
     { "config", OPT_STR, NULL, "FILE", "run config (default: DIR/config.yml when present)" },
-    { "algo", OPT_STR, "evo", "evo|nsga2", "HAT's constrained evolution or NSGA-II (the front)" },
-    { "target-ms", OPT_FLOAT, "0", "MS", "latency limit on predicted latency (0: none)" },
-    { "population", OPT_INT, "125", "N", "population (evo: parents + mutations + crossovers)" },
-    { "parents", OPT_INT, "25", "N", "parents kept per generation (evo)" },
-    { "mutations", OPT_INT, "50", "N", "mutants per generation (NSGA-II: their share)" },
-    { "crossovers", OPT_INT, "50", "N", "crossovers per generation (NSGA-II: their share)" },
-    { "iterations", OPT_INT, "30", "N", "generations after the initial population (HAT 30)" },
+    { "algo", OPT_STR, NULL, "evo|nsga2", "HAT's constrained evolution or NSGA-II (the front); "
+      "default: the run config's search-algo" },
+    { "target-ms", OPT_FLOAT, NULL, "MS", "latency limit on predicted latency, 0: none "
+      "(default: search-target-ms)" },
+    { "population", OPT_INT, NULL, "N", "population (evo: parents + mutations + crossovers; "
+      "default: search-population)" },
+    { "parents", OPT_INT, NULL, "N", "parents kept per generation (evo; default: search-parents)" },
+    { "mutations", OPT_INT, NULL, "N", "mutants per generation (NSGA-II: their share; default: "
+      "search-mutations)" },
+    { "crossovers", OPT_INT, NULL, "N", "crossovers per generation (NSGA-II: their share; "
+      "default: search-crossovers)" },
+    { "iterations", OPT_INT, NULL, "N", "generations after the initial population (default: "
+      "search-iterations)" },
     { "mutate-prob", OPT_FLOAT, "0.3", "P", "probability of redrawing each gene (HAT 0.3)" },
     { "seed", OPT_INT, "1", "N", "search seed" },
-    { "valid-sentences", OPT_INT, "300", "N", "fixed validation subset for the fitness (0: all)" },
+    { "valid-sentences", OPT_INT, NULL, "N", "fixed validation subset for the fitness, 0: all "
+      "(default: search-valid-sentences)" },
     { "checkpoint", OPT_STR, "last", "NAME", "supernet checkpoint in DIR/checkpoints" },
     { "threads", OPT_INT, "2", "N", "OpenBLAS threads" },
     { "resume", OPT_FLAG, NULL, NULL, "continue the search saved in DIR/search" },
@@ -85,35 +92,42 @@ static void print_result(const Search *s, const char *dir)
            "state.json)\n", s->narchive, dir);
 }
 
-static int search_config_from(const Args *a, SearchConfig *c, MosErr *err)
+/* The option when given, else the run config's value. */
+static int opt_or(const Args *a, const char *name, int config_value)
 {
-    search_config_default(c);
+    return args_given(a, name) ? (int)args_int(a, name) : config_value;
+}
+
+/* The run config's search-* keys, overridden by the options given. */
+static int search_config_from(const Args *a, const RunConfig *rc, SearchConfig *c, MosErr *err)
+{
+    search_fitness_config(rc, c);
     const char *algo = args_str(a, "algo");
-    if (strcmp(algo, "evo") == 0)
+    if (algo && strcmp(algo, "evo") == 0)
         c->algo = SEARCH_EVO;
-    else if (strcmp(algo, "nsga2") == 0)
+    else if (algo && strcmp(algo, "nsga2") == 0)
         c->algo = SEARCH_NSGA2;
-    else
+    else if (algo)
         return err_set(err, "--algo %s: expected evo or nsga2", algo);
-    c->population = (int)args_int(a, "population");
-    c->parents = (int)args_int(a, "parents");
-    c->mutations = (int)args_int(a, "mutations");
-    c->crossovers = (int)args_int(a, "crossovers");
-    c->iterations = (int)args_int(a, "iterations");
+    c->population = opt_or(a, "population", c->population);
+    c->parents = opt_or(a, "parents", c->parents);
+    c->mutations = opt_or(a, "mutations", c->mutations);
+    c->crossovers = opt_or(a, "crossovers", c->crossovers);
+    c->iterations = opt_or(a, "iterations", c->iterations);
     c->mutate_prob = (float)args_float(a, "mutate-prob");
-    c->target_ms = args_float(a, "target-ms");
+    if (args_given(a, "target-ms"))
+        c->target_ms = args_float(a, "target-ms");
     c->seed = (uint64_t)args_int(a, "seed");
     return 0;
 }
 
 /* Sets up s (fresh, or restored with --resume) in dir; refuses to overwrite a saved search. */
-static int search_open(Search *s, const Args *a, const SearchSpace *space, SearchFitness *f,
-                       const char *dir, MosErr *err)
+static int search_open(Search *s, const Args *a, const SearchConfig *cfg,
+                       const SearchSpace *space, SearchFitness *f, const char *dir, MosErr *err)
 {
-    SearchConfig c;
+    SearchConfig c = *cfg;
     memset(s, 0, sizeof *s);
-    if (search_config_from(a, &c, err) ||
-        search_init(s, space, &c, search_fitness_loss, f, search_fitness_latency, f, err))
+    if (search_init(s, space, &c, search_fitness_loss, f, search_fitness_latency, f, err))
         return -1;
     char state[4200];
     snprintf(state, sizeof state, "%s/state.json", dir);
@@ -133,21 +147,20 @@ static int search_open(Search *s, const Args *a, const SearchSpace *space, Searc
     return 0;
 }
 
-static int search_main(const Args *a, MosErr *err)
+static int search_main(const Args *a, const RunConfig *cfg, const SearchConfig *c, MosErr *err)
 {
     const char *run_dir = args_str(a, "run-dir");
-    RunConfig rc;
-    if (runconf_load(run_dir, args_str(a, "config"), &rc, stderr, err) < 0)
-        return -1;
+    RunConfig rc = *cfg;
     openblas_set_num_threads((int)args_int(a, "threads"));
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/search", run_dir);
     SearchFitness f;
     if (search_fitness_open(&f, &rc, run_dir, args_str(a, "checkpoint"),
-                            (int)args_int(a, "valid-sentences"), err) < 0)
+                            opt_or(a, "valid-sentences", rc.stages.search_valid_sentences),
+                            err) < 0)
         return -1;
     Search s;
-    int r = search_open(&s, a, &f.run.cfg.model.space, &f, dir, err);
+    int r = search_open(&s, a, c, &f.run.cfg.model.space, &f, dir, err);
     Report rep = { args_flag(a, "quiet"), { 0, 0 } };
     clock_gettime(CLOCK_MONOTONIC, &rep.t0);
     if (r == 0) {
@@ -170,12 +183,17 @@ static int search_main(const Args *a, MosErr *err)
 static int run_search(const Args *a)
 {
     MosErr err = {{0}};
+    RunConfig rc;
+    if (runconf_load(args_str(a, "run-dir"), args_str(a, "config"), &rc, stderr, &err) < 0) {
+        fprintf(stderr, "mos search: %s\n", err.msg);
+        return 1;
+    }
     SearchConfig c;
-    if (search_config_from(a, &c, &err) < 0 || search_config_check(&c, &err) < 0) {
-        fprintf(stderr, "mos search: %s\n", err.msg);   /* options checked before any loading */
+    if (search_config_from(a, &rc, &c, &err) < 0 || search_config_check(&c, &err) < 0) {
+        fprintf(stderr, "mos search: %s\n", err.msg);   /* checked before the checkpoint loads */
         return 2;
     }
-    int r = search_main(a, &err);
+    int r = search_main(a, &rc, &c, &err);
     if (r < 0) {
         fprintf(stderr, "mos search: %s\n", err.msg);
         return 1;
@@ -186,8 +204,9 @@ static int run_search(const Args *a)
 const Command cmd_search = {
     .name = "search",
     .summary = "search subnets under a latency target (HAT evolution) or for the Pareto front",
-    .details = "Fitness is the validation loss of each subnet with the supernet's inherited "
-               "weights on a fixed validation subset; latency is predicted by "
+    .details = "Settings come from the run config's search-* keys (mos config --keys); the "
+               "options override them. Fitness is the validation loss of each subnet with the "
+               "supernet's inherited weights on a fixed validation subset; latency is predicted by "
                "DIR/latency-predictor.json (mos latency). Every scored subnet is kept in "
                "DIR/search/archive.csv; the state is saved each generation and --resume "
                "continues exactly.",

@@ -85,6 +85,7 @@ static void on_event(void *ctx, const TrainEvent *ev)
     case TRAIN_EV_LOG:
         printf("%s\n", ev->text);
         break;
+    case TRAIN_EV_GATES:        /* the dashboard's; the console shows losses only */
     case TRAIN_EV_KIND_COUNT:
         break;
     }

@@ -1,7 +1,8 @@
-/* The latency stage as a worker job: the `mos latency` job (core/latency.c) with HAT's defaults,
- * each measured row published as a latency message and the predictor's fit as a last one. Pause
- * holds it between rows (timings are never taken while paused), stop ends it after the current
- * row; rows already in latency.csv are kept, so the stage resumes where it stopped. */
+/* The latency stage as a worker job: the `mos latency` job (core/latency.c) sized by the run
+ * config's latency-* keys (archs, verify, runs, warmup, beam, fit steps), each measured row
+ * published as a latency message and the predictor's fit as a last one. Pause holds it
+ * between rows (timings are never taken while paused), stop ends it after the current row;
+ * rows already in latency.csv are kept, so the stage resumes where it stopped. */
 #include <cblas.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,12 +66,17 @@ int job_latency_run(const JobEnv *env, MosErr *err)
     Manifest man;
     if (data_manifest_load(data_dir, &man, err) < 0 || train_resolve_data(&rc, &man, err) < 0)
         return -1;
-    LatencyJob job = { .run_dir = env->run_dir, .space = rc.model.space, .archs = 2000,
-                       .verify = 100, .seed = 1, .hidden = 400, .hidden_layers = 3,
-                       .fit = { .lr = 1e-3f, .batch = 128, .steps = 5000, .seed = 1,
-                                .select_best = 1 } };
+    const StageConfig *g = &rc.stages;
+    LatencyJob job = { .run_dir = env->run_dir, .space = rc.model.space,
+                       .archs = g->latency_archs, .verify = g->latency_verify, .seed = 1,
+                       .hidden = 400, .hidden_layers = 3,
+                       .fit = { .lr = 1e-3f, .batch = 128, .steps = g->latency_fit_steps,
+                                .seed = 1, .select_best = 1 } };
     latency_opts_default(&job.opts);
     job.opts.vocab = rc.model.vocab;
+    job.opts.runs = g->latency_runs;
+    job.opts.warmup = g->latency_warmup;
+    job.opts.beam = g->latency_beam;
     openblas_set_num_threads(job.opts.threads);
     LatencyModel lm;
     if (latency_model_open(&lm, &rc.model, &job.opts, err) < 0)
@@ -88,12 +94,18 @@ int job_latency_run(const JobEnv *env, MosErr *err)
     return r < 0 ? -1 : 0;
 }
 
-/* Complete once the predictor is fitted and verified (a stopped verify resumes). */
+/* Complete once the predictor is fitted and verified with the config's latency-verify archs
+ * (a stopped verify resumes). */
 int job_latency_done(const JobEnv *env)
 {
+    RunConfig rc;
+    MosErr err;
+    if (runconf_load(env->run_dir, env->config, &rc, NULL, &err) < 0)
+        return 0;
     char a[4200], b[4200];
     snprintf(a, sizeof a, "%s/latency-predictor.json", env->run_dir);
     snprintf(b, sizeof b, "%s/latency-verify-repeat.csv", env->run_dir);
-    MosErr err;
-    return access(a, F_OK) == 0 && latency_csv_rows(b, &err) >= 100;
+    return access(a, F_OK) == 0 &&
+           (rc.stages.latency_verify == 0 ||
+            latency_csv_rows(b, &err) >= rc.stages.latency_verify);
 }

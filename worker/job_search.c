@@ -1,6 +1,7 @@
-/* The search stage as a worker job: NSGA-II over (predicted latency, inherited validation loss)
- * so the dashboard gets the whole front, with the worker's latency target (the `target` command)
- * as a limit that may change between generations. Each generation publishes a search and a front
+/* The search stage as a worker job, set by the run config's search-* keys (default NSGA-II over
+ * (predicted latency, inherited validation loss), so the dashboard gets the whole front), with
+ * the worker's latency target (the `target` command; search-target-ms until one is given) as a
+ * limit that may change between generations. Each generation publishes a search and a front
  * message; the state in RUN_DIR/search resumes with the worker's resume flag. Pause holds the
  * job between generations; stop ends it after the current one (saved). */
 #include <cblas.h>
@@ -102,13 +103,20 @@ int job_search_run(const JobEnv *env, MosErr *err)
         return -1;
     openblas_set_num_threads(rc.train.threads > 0 ? rc.train.threads : 1);
     SearchFitness f;
-    if (search_fitness_open(&f, &rc, env->run_dir, "last", 300, err) < 0)
-        return -1;
     SearchConfig c;
-    search_config_default(&c);
-    c.algo = SEARCH_NSGA2;
+    search_fitness_config(&rc, &c);
+    if (search_config_check(&c, err) < 0) {
+        err_prefix(err, "run config search-*");
+        return -1;
+    }
+    if (search_fitness_open(&f, &rc, env->run_dir, "last", rc.stages.search_valid_sentences,
+                            err) < 0)
+        return -1;
     JobProgress p;
-    jobctl_snapshot_progress(env->ctl, &p, &c.target_ms);
+    double target = 0;
+    jobctl_snapshot_progress(env->ctl, &p, &target);
+    if (target > 0)         /* the worker's target command wins over search-target-ms */
+        c.target_ms = target;
     char dir[4200], state[4300];
     snprintf(dir, sizeof dir, "%s/search", env->run_dir);
     snprintf(state, sizeof state, "%s/state.json", dir);
@@ -142,9 +150,10 @@ int job_search_done(const JobEnv *env)
     json_t *st = json_load_file(path, 0, NULL);
     if (!st)
         return 0;
-    SearchConfig c;
-    search_config_default(&c);
-    int done = json_integer_value(json_object_get(st, "generation")) >= c.iterations;
+    RunConfig rc;
+    MosErr err;
+    int done = runconf_load(env->run_dir, env->config, &rc, NULL, &err) == 0 &&
+               json_integer_value(json_object_get(st, "generation")) >= rc.stages.search_iterations;
     json_decref(st);
     return done;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "jobs.h"
+#include "mos.h"
 #include "runconf.h"
 #include "strbuf.h"
 #include "train.h"
@@ -47,6 +48,55 @@ static void emit_valid(JobCtl *c, const TrainEvent *ev)
     jobctl_msg_end(c);
 }
 
+/* One gate_layer record from a layer's summary: layer-wise `m` = the mixture vector;
+ * neuron-wise `share` = fc1's mean share per expert and `hist` = the counts of fc1's router
+ * outputs alpha_ji (all rows, all experts) in MOS_GATE_BINS bins over [0, 1]. */
+static void gate_layer(MsgGateLayer *l, const MosGates *g, const char *stack, int layer)
+{
+    STR_SET(l->stack, stack);
+    l->layer = layer;
+    int m = g->m < PROTO_EXPERTS_MAX ? g->m : PROTO_EXPERTS_MAX;
+    if (g->kind == MOS_LAYER) {
+        memcpy(l->m, g->fc1.mean, sizeof(float) * (size_t)m);
+        l->m_n = (uint32_t)m;
+        l->has_m = true;
+        return;
+    }
+    memcpy(l->share, g->fc1.mean, sizeof(float) * (size_t)m);
+    l->share_n = (uint32_t)m;
+    l->has_share = true;
+    for (int k = 0; k < MOS_GATE_BINS; k++) {
+        int count = 0;
+        for (int i = 0; i < g->m; i++)
+            count += g->fc1.hist[i][k];
+        l->hist[k] = (float)count;
+    }
+    l->hist_n = MOS_GATE_BINS;
+    l->has_hist = l->has_hist_lo = l->has_hist_hi = true;
+    l->hist_lo = 0.0;
+    l->hist_hi = 1.0;
+}
+
+static void emit_gates(JobCtl *c, const TrainEvent *ev)
+{
+    if (ev->ngates <= 0 || !ev->gates)
+        return;
+    Msg *msg = jobctl_msg_begin(c, MSG_GATES);
+    MsgGates *g = &msg->u.gates;
+    g->step = ev->step;
+    arch_format(&ev->arch, g->arch, sizeof g->arch);
+    STR_SET(g->kind, config_mos_name(ev->gates[0].kind));
+    g->experts = ev->gates[0].m;
+    int n = ev->ngates < PROTO_LAYERS_MAX ? ev->ngates : PROTO_LAYERS_MAX;
+    for (int i = 0; i < n; i++) {
+        int enc = i < ev->arch.enc_layers;
+        gate_layer(&g->layers[i], &ev->gates[i], enc ? "enc" : "dec",
+                   enc ? i : i - ev->arch.enc_layers);
+    }
+    g->layers_n = (uint32_t)n;
+    jobctl_msg_end(c);
+}
+
 static void on_event(void *ctx, const TrainEvent *ev)
 {
     JobCtl *c = ctx;
@@ -57,6 +107,7 @@ static void on_event(void *ctx, const TrainEvent *ev)
         jobctl_log(c, "info", "checkpoint at step %ld: %s", ev->step, ev->path ? ev->path : "");
         break;
     case TRAIN_EV_LOG: jobctl_log(c, "info", "%s", ev->text ? ev->text : ""); break;
+    case TRAIN_EV_GATES: emit_gates(c, ev); break;
     case TRAIN_EV_KIND_COUNT: break;
     }
 }

@@ -55,3 +55,16 @@ double search_fitness_latency(void *ctx, const Arch *a)
     SearchFitness *f = ctx;
     return predictor_predict(&f->pred, a);
 }
+
+void search_fitness_config(const RunConfig *rc, SearchConfig *c)
+{
+    const StageConfig *g = &rc->stages;
+    search_config_default(c);
+    c->algo = g->search_algo == STAGE_SEARCH_EVO ? SEARCH_EVO : SEARCH_NSGA2;
+    c->population = g->search_population;
+    c->parents = g->search_parents;
+    c->mutations = g->search_mutations;
+    c->crossovers = g->search_crossovers;
+    c->iterations = g->search_iterations;
+    c->target_ms = g->search_target_ms;
+}

@@ -22,6 +22,10 @@ int  search_fitness_open(SearchFitness *f, const RunConfig *rc, const char *run_
                          const char *ckpt, int valid_sentences, MosErr *err);
 void search_fitness_close(SearchFitness *f);
 
+/* The search settings of the run config (search-* keys: algorithm, sizes, iterations, latency
+ * target) over HAT's defaults (search_config_default) for the rest. */
+void search_fitness_config(const RunConfig *rc, SearchConfig *c);
+
 /* The callbacks: label-smoothed validation loss per token; predicted latency in ms. ctx is the
  * SearchFitness. */
 double search_fitness_loss(void *ctx, const Arch *a);

@@ -181,6 +181,72 @@ static void key_reference_lists_every_key(void **state)
     free(help);
 }
 
+/* The stage keys (latency-*, search-*): HAT's defaults where HAT has one, parsed values land
+ * in RunConfig.stages, errors name the key, a dump reads them back, the hash ignores them. */
+static void stage_keys(void **state)
+{
+    (void)state;
+    RunConfig a, d;
+    ConfigWarnings w;
+    MosErr err;
+    config_defaults(&d);
+    assert_int_equal(d.stages.latency_beam, 5);
+    assert_int_equal(d.stages.latency_fit_steps, 5000);
+    assert_int_equal(d.stages.search_algo, STAGE_SEARCH_NSGA2);
+    assert_int_equal(d.stages.search_iterations, 30);
+    assert_int_equal(d.stages.search_population, 125);
+    assert_int_equal(d.stages.search_parents, 25);
+    assert_int_equal(d.stages.search_mutations, 50);
+    assert_int_equal(d.stages.search_crossovers, 50);
+    assert_true(d.stages.search_target_ms == 0.0f);
+    assert_int_equal(d.stages.search_valid_sentences, 300);
+    assert_int_equal(parse("latency-archs: 40\nlatency-verify: 0\nlatency-runs: 3\n"
+                           "latency-warmup: 1\nlatency-beam: 2\nlatency-fit-steps: 10\n"
+                           "search-algo: evo\nsearch-iterations: 4\nsearch-population: 12\n"
+                           "search-parents: 4\nsearch-mutations: 4\nsearch-crossovers: 4\n"
+                           "search-target-ms: 120.5\nsearch-valid-sentences: 20\n", &a, &w, &err),
+                     0);
+    assert_int_equal(w.n, 0);
+    const StageConfig *g = &a.stages;
+    assert_int_equal(g->latency_archs, 40);
+    assert_int_equal(g->latency_verify, 0);
+    assert_int_equal(g->latency_runs, 3);
+    assert_int_equal(g->latency_warmup, 1);
+    assert_int_equal(g->latency_beam, 2);
+    assert_int_equal(g->latency_fit_steps, 10);
+    assert_int_equal(g->search_algo, STAGE_SEARCH_EVO);
+    assert_int_equal(g->search_iterations, 4);
+    assert_int_equal(g->search_population, 12);
+    assert_int_equal(g->search_parents, 4);
+    assert_int_equal(g->search_mutations, 4);
+    assert_int_equal(g->search_crossovers, 4);
+    assert_true(g->search_target_ms == 120.5f);
+    assert_int_equal(g->search_valid_sentences, 20);
+    assert_true(config_hash(&a) == config_hash(&d));
+    char *text = config_dump_yaml(&a, 1);
+    RunConfig b;
+    assert_int_equal(parse(text, &b, &w, &err), 0);
+    assert_memory_equal(&a.stages, &b.stages, sizeof a.stages);
+    free(text);
+
+    assert_int_equal(parse("seed: 3\nlatency-archs: 5\n", &a, &w, &err), -1);
+    assert_string_equal(err.msg, "t.yml:2: latency-archs: expected an integer in [10, 1e+06]");
+    assert_int_equal(parse("latency-runs: 0\n", &a, &w, &err), -1);
+    assert_non_null(strstr(err.msg, "t.yml:1: latency-runs: expected an integer in [1,"));
+    assert_int_equal(parse("latency-beam: 2.5\n", &a, &w, &err), -1);
+    assert_non_null(strstr(err.msg, "t.yml:1: latency-beam: expected an integer"));
+    assert_int_equal(parse("search-algo: random\n", &a, &w, &err), -1);
+    assert_string_equal(err.msg, "t.yml:1: search-algo: expected one of evo or nsga2");
+    assert_int_equal(parse("search-target-ms: -1\n", &a, &w, &err), -1);
+    assert_non_null(strstr(err.msg, "t.yml:1: search-target-ms: expected a number"));
+    assert_int_equal(parse("search-population: 1\n", &a, &w, &err), -1);
+    assert_non_null(strstr(err.msg, "t.yml:1: search-population: expected an integer in [2,"));
+    char *md = config_keys_markdown();
+    assert_non_null(strstr(md, "| `latency-archs` | integer |"));
+    assert_non_null(strstr(md, "| `search-algo` | name | `nsga2` |"));
+    free(md);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +258,7 @@ int main(void)
         cmocka_unit_test(dump_reads_back_identically),
         cmocka_unit_test(hash_covers_weights_not_schedule),
         cmocka_unit_test(key_reference_lists_every_key),
+        cmocka_unit_test(stage_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
  * sandwich rule; a MoS run stopped mid-update and resumed from its checkpoint continues exactly
  * as an uninterrupted one (experts and routers are saved and loaded, and the cached mixed
  * weights follow the loaded parameters). */
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "mos.h"
 #include "tiny_data.h"
 #include "train.h"
 
@@ -23,7 +25,40 @@ typedef struct Rec {
     long last_step, polls, stop_at_poll;
     long polls_at_step[MAX_STEPS + 1];
     int nsteps;
+    int ngates_events, gates_groups[ARCH_GROUP_COUNT];
+    long valid_events;
 } Rec;
+
+/* A gate summary must be a distribution per layer: layer-wise the m-vector sums to 1;
+ * neuron-wise each expert's mean share is in [0, 1], the shares sum to 1 and each expert's
+ * histogram counts every row once. */
+static void check_gates(const TrainEvent *ev)
+{
+    assert_non_null(ev->gates);
+    assert_int_equal(ev->ngates, ev->arch.enc_layers + ev->arch.dec_layers);
+    for (int l = 0; l < ev->ngates; l++) {
+        const MosGates *g = &ev->gates[l];
+        assert_int_equal(g->m, 2);
+        const MosGateSummary *sums[2] = {&g->fc1, &g->fc2};
+        for (int k = 0; k < 2; k++) {
+            const MosGateSummary *s = sums[k];
+            double total = 0;
+            for (int i = 0; i < g->m; i++) {
+                assert_true(s->mean[i] >= 0.0f && s->mean[i] <= 1.0f);
+                total += s->mean[i];
+                int rows = 0;
+                for (int b = 0; b < MOS_GATE_BINS; b++)
+                    rows += s->hist[i][b];
+                assert_int_equal(rows, s->rows);
+            }
+            assert_true(fabs(total - 1.0) < 1e-4);
+            if (g->kind == MOS_LAYER)
+                assert_int_equal(s->rows, 1);
+            else
+                assert_true(s->rows > 1);
+        }
+    }
+}
 
 static void on_event(void *ctx, const TrainEvent *ev)
 {
@@ -36,6 +71,14 @@ static void on_event(void *ctx, const TrainEvent *ev)
         r->nsteps++;
     } else if (ev->kind == TRAIN_EV_VALID) {
         r->valid[ev->step][ev->group] = ev->loss;
+        r->valid_events++;
+    } else if (ev->kind == TRAIN_EV_GATES) {
+        /* one per validated group, right after its valid event */
+        assert_int_equal(r->valid_events, r->ngates_events + 1);
+        assert_true(ev->group >= 0 && ev->group < ARCH_GROUP_COUNT);
+        check_gates(ev);
+        r->gates_groups[ev->group]++;
+        r->ngates_events++;
     }
 }
 
@@ -124,12 +167,40 @@ static void resume_continues_exactly(void **state)
     tiny_rmdir(d2);
 }
 
+/* Two validations publish gates for each of the three groups (MoS), none without MoS. */
+static void gates_per_validation(MosKind kind, int expect)
+{
+    char dir[512];
+    new_run(dir, sizeof dir);
+    RunConfig c;
+    mos_tiny_config(&c, kind);
+    c.train.max_update = 8;
+    c.train.valid_every = 4;
+    Rec *r = calloc(1, sizeof *r);
+    MosErr err = {{0}};
+    if (run(&c, dir, 0, r, &err) != 0)
+        fail_msg("train: %s", err.msg);
+    assert_int_equal(r->valid_events, 2 * ARCH_GROUP_COUNT);
+    assert_int_equal(r->ngates_events, expect ? 2 * ARCH_GROUP_COUNT : 0);
+    for (int g = 0; g < ARCH_GROUP_COUNT; g++)
+        assert_int_equal(r->gates_groups[g], expect ? 2 : 0);
+    free(r);
+    tiny_rmdir(dir);
+}
+
+static void gates_layer_wise(void **state) { (void)state; gates_per_validation(MOS_LAYER, 1); }
+static void gates_neuron_wise(void **state) { (void)state; gates_per_validation(MOS_NEURON, 1); }
+static void gates_none(void **state) { (void)state; gates_per_validation(MOS_NONE, 0); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layer_wise_learns),
         cmocka_unit_test(neuron_wise_learns),
         cmocka_unit_test(resume_continues_exactly),
+        cmocka_unit_test(gates_layer_wise),
+        cmocka_unit_test(gates_neuron_wise),
+        cmocka_unit_test(gates_none),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -180,8 +181,12 @@ def sigterm_stop(h, run, cfg, pid):
 
 
 def mos_run_lines(h):
+    """`mos run` on a tiny layer-wise MoS config: progress lines on stdout, and the event log
+    holds a gates message per validated group whose per-layer m-vectors sum to 1."""
     run, cfg = h.tiny_run("short", max_update=40, valid_every=20, save_every=20)
-    # --stage train: the full pipeline's latency stage times 2,000 subnets (minutes)
+    with open(cfg, "a") as f:
+        f.write("mos: layer\nmos-experts: 3\nrouter-hidden: 8\n")
+    # --stage train: the full pipeline's latency stage times latency-archs subnets (minutes)
     r = h.mos("run", "--run-dir", run, "--config", cfg, "--stage", "train", timeout=300)
     check(r.returncode == 0, f"mos run exits 0: {r.returncode}\n{r.stdout}\n{r.stderr}")
     out = r.stdout
@@ -189,7 +194,20 @@ def mos_run_lines(h):
           "progress lines name training and validation")
     check(out.rstrip().splitlines()[-1].startswith("status  done done"),
           "the last line is the final status: done")
-    log(f"mos run without a terminal: {out.count(chr(10))} lines, exit 0")
+    gates = [b["body"] for t, b in read_events(run)[0] if t == "gates"]
+    check(len(gates) == 6, f"one gates message per group and validation (got {len(gates)})")
+    for g in gates:
+        check(g["kind"] == "layer" and g["experts"] == 3 and g["step"] in (20, 40),
+              f"gates header: {g['kind']} {g['experts']} step {g['step']}")
+        for layer in g["layers"]:
+            m = struct.unpack("<3f", layer["m"])
+            check(abs(sum(m) - 1) < 1e-4 and min(m) >= 0, f"m-vector is a distribution: {m}")
+        stacks = [(x["stack"], x["layer"]) for x in g["layers"]]
+        check(stacks[:2] == [("enc", 0), ("enc", 1)] and stacks[2:] in
+              ([("dec", 0)], [("dec", 0), ("dec", 1)]),
+              f"one record per active layer (2 encoder, 1-2 decoder): {stacks}")
+    log(f"mos run without a terminal: {out.count(chr(10))} lines, exit 0; "
+        f"{len(gates)} gates messages")
 
 
 def security(h):

@@ -1,6 +1,8 @@
 /* `mos latency` end to end on a tiny supernet: it measures with the real model into latency.csv,
  * fits and verifies the predictor, a second run resumes without re-measuring, and a run with
- * another protocol in the same directory is refused with exit code 1 and the data kept. */
+ * another protocol in the same directory is refused with exit code 1 and the data kept. Both
+ * `mos latency` and the worker's latency stage take their sizes from the run config's latency-*
+ * keys, and the command's options override them. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include "commands.h"
 #include "latency.h"
 #include "predictor.h"
+#include "tiny_data.h"
 
 static const char tiny_config[] =
     "encoder-embed-dim: 32\ndecoder-embed-dim: 32\n"
@@ -111,10 +114,95 @@ static void measures_fits_resumes_refuses(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static int csv_rows(const char *dir, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    MosErr err = {{0}};
+    return latency_csv_rows(path, &err);
+}
+
+static void write_config(const char *dir, const char *extra)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/config.yml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(tiny_config, f);
+    fputs(extra, f);
+    fclose(f);
+}
+
+static int run_args(const char *line_in)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "%s", line_in);
+    char *argv[64];
+    int argc = 0;
+    for (char *t = strtok(line, " "); t && argc < 63; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    Args args;
+    MosErr err = {{0}};
+    if (cli_parse(&cmd_latency, argc, argv, &args, &err) != 0)
+        fail_msg("%s", err.msg);
+    return cmd_latency.run(&args);
+}
+
+static const char stage_keys[] =
+    "latency-archs: 11\nlatency-verify: 2\nlatency-runs: 2\nlatency-warmup: 0\n"
+    "latency-beam: 2\nlatency-fit-steps: 30\n";
+
+/* `mos latency` without size options measures what the run config says; --archs overrides. */
+static void command_reads_run_config(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mos-cmd-latency-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_config(dir, stage_keys);
+    char line[800];
+    snprintf(line, sizeof line, "--run-dir %s --vocab 64 --fit-steps 20 --hidden 8 --quiet", dir);
+    assert_int_equal(run_args(line), 0);
+    assert_int_equal(csv_rows(dir, "latency.csv"), 11);
+    assert_int_equal(csv_rows(dir, "latency-verify.csv"), 2);
+    assert_int_equal(csv_rows(dir, "latency-verify-repeat.csv"), 2);
+    /* the same protocol (runs, warmup, beam from the config) resumes; --archs 13 adds 2 rows */
+    snprintf(line, sizeof line, "--run-dir %s --vocab 64 --fit-steps 20 --hidden 8 --quiet "
+             "--archs 13", dir);
+    assert_int_equal(run_args(line), 0);
+    assert_int_equal(csv_rows(dir, "latency.csv"), 13);
+    /* --beam overrides latency-beam: another protocol, refused */
+    snprintf(line, sizeof line, "--run-dir %s --vocab 64 --quiet --beam 3", dir);
+    assert_int_equal(run_args(line), 1);
+    tiny_rmdir(dir);
+}
+
+/* The worker's latency stage on a prepared tiny run sized by the run config. */
+static void worker_stage_reads_run_config(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_non_null(tiny_tmpdir(dir, sizeof dir));
+    assert_int_equal(tiny_data_write(dir, 40, 10, 10, 5), 0);
+    write_config(dir, stage_keys);
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "%s/worker/mos worker --run-dir %s --stage latency > %s/w.out 2>&1",
+             getenv("MOS_BUILD_ROOT"), dir, dir);
+    if (system(cmd) != 0) {
+        snprintf(cmd, sizeof cmd, "cat %s/w.out %s/worker.log", dir, dir);
+        assert_int_equal(system(cmd), 0);
+        fail_msg("the worker's latency stage failed");
+    }
+    assert_int_equal(csv_rows(dir, "latency.csv"), 11);
+    assert_int_equal(csv_rows(dir, "latency-verify-repeat.csv"), 2);
+    tiny_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(measures_fits_resumes_refuses),
+        cmocka_unit_test(command_reads_run_config),
+        cmocka_unit_test(worker_stage_reads_run_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,10 +94,10 @@ static void search_after_latency(void **state)
     (void)state;
     const char *small = "--population 12 --parents 4 --mutations 4 --crossovers 4 "
                         "--valid-sentences 10 --threads 1 --quiet";
-    assert_int_equal(run(&cmd_search, "--run-dir %s %s --iterations 2", dir, small), 1);
+    assert_int_equal(run(&cmd_search, "--run-dir %s %s --algo evo --iterations 2", dir, small), 1);
     assert_int_equal(run(&cmd_latency, "--run-dir %s --archs 20 --verify 0 --runs 2 --warmup 0 "
                                        "--fit-steps 50 --hidden 16 --quiet", dir), 0);
-    assert_int_equal(run(&cmd_search, "--run-dir %s %s --iterations 2", dir, small), 0);
+    assert_int_equal(run(&cmd_search, "--run-dir %s %s --algo evo --iterations 2", dir, small), 0);
     json_t *st = load("state.json");
     assert_int_equal(json_integer_value(json_object_get(st, "generation")), 2);
     size_t scored = json_array_size(json_object_get(st, "archive"));
@@ -111,10 +111,11 @@ static void search_after_latency(void **state)
 
     /* a fresh start over a saved search is refused, the files untouched */
     long before = mtime_ns("state.json");
-    assert_int_equal(run(&cmd_search, "--run-dir %s %s --iterations 2", dir, small), 1);
+    assert_int_equal(run(&cmd_search, "--run-dir %s %s --algo evo --iterations 2", dir, small), 1);
     assert_int_equal(mtime_ns("state.json"), before);
     /* --resume with more iterations continues; the scored subnets are kept */
-    assert_int_equal(run(&cmd_search, "--run-dir %s %s --iterations 4 --resume", dir, small), 0);
+    assert_int_equal(run(&cmd_search, "--run-dir %s %s --algo evo --iterations 4 --resume", dir,
+                         small), 0);
     st = load("state.json");
     assert_int_equal(json_integer_value(json_object_get(st, "generation")), 4);
     assert_true(json_array_size(json_object_get(st, "archive")) >= scored);
@@ -140,8 +141,11 @@ static void search_after_latency(void **state)
     }
     json_decref(front);
 
-    /* the worker's search stage: NSGA-II with HAT's sizes, published as search/front events */
-    snprintf(cmd, sizeof cmd, "mv %s/search %s/search-nsga2", dir, dir);
+    /* the worker's search stage, sized by the run config's search-* keys (default algo NSGA-II),
+     * published as search/front events */
+    snprintf(cmd, sizeof cmd, "mv %s/search %s/search-nsga2 && printf 'search-iterations: 3\\n"
+             "search-population: 10\\nsearch-valid-sentences: 10\\n' >> %s/config.yml", dir, dir,
+             dir);
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "%s/worker/mos worker --run-dir %s --stage search > %s/w.out 2>&1",
              getenv("MOS_BUILD_ROOT"), dir, dir);
@@ -150,16 +154,18 @@ static void search_after_latency(void **state)
              getenv("MOS_BUILD_ROOT"), dir, dir);
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "grep -c '\"front\"' %s/events.jsonl > /dev/null && "
-             "grep -q '\"generation\":30' %s/events.jsonl && grep -q 'latency_pred_ms' "
+             "grep -Eq '\"generation\":3[,}]' %s/events.jsonl && grep -q 'latency_pred_ms' "
              "%s/events.jsonl", dir, dir, dir);
     if (system(cmd) != 0) {
         snprintf(cmd, sizeof cmd, "cat %s/w.out %s/worker.log; head -c 3000 %s/events.jsonl",
                  dir, dir, dir);
         assert_int_equal(system(cmd), 0);
-        fail_msg("the worker's search stage did not publish 30 generations with fronts");
+        fail_msg("the worker's search stage did not publish 3 generations with fronts");
     }
     st = load("state.json");
-    assert_int_equal(json_integer_value(json_object_get(st, "generation")), 30);
+    assert_int_equal(json_integer_value(json_object_get(st, "generation")), 3);
+    assert_int_equal(json_integer_value(json_object_get(st, "population")), 10);
+    assert_int_equal(json_integer_value(json_object_get(st, "iterations")), 3);
     assert_string_equal(json_string_value(json_object_get(st, "algo")), "nsga2");
     json_decref(st);
 }
