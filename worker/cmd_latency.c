@@ -40,6 +40,8 @@ static const OptSpec latency_opts[] = {
     { "hidden", OPT_INT, "400", "N", "predictor hidden width (HAT 400)" },
     { "hidden-layers", OPT_INT, "3", "N", "predictor hidden 400x400 layers (HAT 3)" },
     { "quiet", OPT_FLAG, NULL, NULL, "no per-row progress on stderr" },
+    { "arch", OPT_STR, NULL, "ARCH",
+      "time only this arch (text form, largest, smallest); print, write nothing" },
     { 0 },
 };
 
@@ -110,6 +112,50 @@ static void print_report(const LatencyJob *job, const LatencyJobReport *r, int v
            r->verify_n ? ", latency-verify.csv, latency-verify-repeat.csv" : "");
 }
 
+/* --arch: one architecture (e.g. an extracted model's, from its config.json) timed with the same
+ * protocol, next to the predictor's estimate when the run has one. Writes no file. */
+static int measure_one(const Args *a, const RunConfig *rc, const LatencyBackend *b,
+                       const LatencyOpts *o)
+{
+    MosErr err = {{0}};
+    const char *text = args_str(a, "arch");
+    SearchSpace wide;
+    latency_space_wider(&rc->model.space, &wide);
+    Arch arch;
+    if (strcmp(text, "largest") == 0)
+        arch_largest(&rc->model.space, &arch);
+    else if (strcmp(text, "smallest") == 0)
+        arch_smallest(&rc->model.space, &arch);
+    else if (arch_parse(text, &arch, &err) < 0 || arch_validate(&wide, &arch, &err) < 0) {
+        fprintf(stderr, "mos latency: --arch: %s\n", err.msg);
+        return 2;
+    }
+    LatencyResult r;
+    if (latency_measure(b, &arch, o, &r, &err) < 0) {
+        fprintf(stderr, "mos latency: %s\n", err.msg);
+        return 1;
+    }
+    char buf[512];
+    arch_format(&arch, buf, sizeof buf);
+    printf("arch: %s\n", buf);
+    printf("measured: encoder %.2f ms (std %.2f), decoder %.2f ms (std %.2f), total %.2f ms "
+           "(beam %d, %d-token source, %d steps, %d + %d runs, %d threads)\n", r.enc_ms,
+           r.enc_std_ms, r.dec_ms, r.dec_std_ms, r.enc_ms + r.dec_ms, o->beam, o->src_len,
+           o->steps, o->warmup, o->runs, o->threads);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/latency-predictor.json", args_str(a, "run-dir"));
+    Predictor pred;
+    if (predictor_load(&pred, path, &err) == 0) {
+        double ms = predictor_predict(&pred, &arch);
+        printf("predicted: %.2f ms (%+.1f %% of measured)\n", ms,
+               100.0 * (ms - (r.enc_ms + r.dec_ms)) / (r.enc_ms + r.dec_ms));
+        predictor_done(&pred);
+    } else {
+        printf("predicted: - (%s)\n", err.msg);
+    }
+    return 0;
+}
+
 static int run_latency(const Args *a)
 {
     MosErr err = {{0}};
@@ -150,6 +196,11 @@ static int run_latency(const Args *a)
         return 1;
     }
     LatencyBackend b = latency_model_backend(&lm);
+    if (args_given(a, "arch")) {
+        int rc1 = measure_one(a, &rc, &b, &job.opts);
+        latency_model_close(&lm);
+        return rc1;
+    }
     Progress p = { args_flag(a, "quiet") };
     signal(SIGINT, on_sigint);
     LatencyJobReport rep;

@@ -1,8 +1,9 @@
 /* `mos latency` end to end on a tiny supernet: it measures with the real model into latency.csv,
  * fits and verifies the predictor, a second run resumes without re-measuring, and a run with
- * another protocol in the same directory is refused with exit code 1 and the data kept. Both
- * `mos latency` and the worker's latency stage take their sizes from the run config's latency-*
- * keys, and the command's options override them. */
+ * another protocol in the same directory is refused with exit code 1 and the data kept; --arch
+ * times one given arch (of the wider space) without touching any file. Both `mos latency` and
+ * the worker's latency stage take their sizes from the run config's latency-* keys, and the
+ * command's options override them. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -108,6 +109,18 @@ static void measures_fits_resumes_refuses(void **state)
     /* another beam in the same directory: refused, data kept */
     assert_int_equal(run_cmd(dir, "--beam 3"), 1);
     assert_int_equal(file_size(dir, "latency.csv"), before);
+
+    /* --arch: one arch timed and printed, no file touched; bad or foreign archs exit 2 */
+    long verify_before = file_size(dir, "latency-verify.csv");
+    assert_int_equal(run_cmd(dir, "--arch largest"), 0);
+    assert_int_equal(run_cmd(dir, "--arch smallest"), 0);
+    assert_int_equal(run_cmd(dir, "--arch enc=16x2:ffn=32,16:h=2,1/"
+                                  "dec=16x1:ffn=16:sh=1:eh=2:arb=1"), 0);
+    assert_int_equal(run_cmd(dir, "--arch enc=48x2:ffn=32,32:h=2,2/"
+                                  "dec=16x1:ffn=32:sh=2:eh=2:arb=1"), 2);
+    assert_int_equal(run_cmd(dir, "--arch nonsense"), 2);
+    assert_int_equal(file_size(dir, "latency.csv"), before);
+    assert_int_equal(file_size(dir, "latency-verify.csv"), verify_before);
 
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
