@@ -118,7 +118,7 @@
 #define PROTO_FIELDS_gates(F, T) \
     F(T, step,    I64,  _, 0, REQ, "update number when measured") \
     F(T, arch,    STR,  _, PROTO_ARCH_MAX, REQ, "architecture the router was run for") \
-    F(T, kind,    STR,  _, PROTO_NAME_MAX, REQ, "MoS kind: layer or neuron") \
+    F(T, kind,    STR,  _, PROTO_NAME_MAX, REQ, "MoS kind: layer, neuron, or none (1 expert, no layers)") \
     F(T, experts, I64,  _, 0, REQ, "number of experts") \
     F(T, layers,  RECS, GateLayer, PROTO_LAYERS_MAX, REQ, "one record per layer")
 

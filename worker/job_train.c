@@ -146,6 +146,24 @@ static int keep_config(const JobEnv *env, const RunConfig *c, MosErr *err)
     return rc;
 }
 
+/* A supernet without MoS has no routers: one gates message with a single expert and no layers
+ * tells clients so (the dashboard's gates panel says "no MoS" instead of waiting forever). */
+static void announce_no_mos(JobCtl *c, const RunConfig *cfg)
+{
+    if (cfg->model.mos != MOS_NONE)
+        return;
+    Arch largest;
+    arch_largest(&cfg->model.space, &largest);
+    Msg *msg = jobctl_msg_begin(c, MSG_GATES);
+    MsgGates *g = &msg->u.gates;
+    g->step = 0;
+    arch_format(&largest, g->arch, sizeof g->arch);
+    STR_SET(g->kind, config_mos_name(MOS_NONE));
+    g->experts = 1;
+    g->layers_n = 0;
+    jobctl_msg_end(c);
+}
+
 int job_train_run(const JobEnv *env, MosErr *err)
 {
     RunConfig c;
@@ -155,5 +173,6 @@ int job_train_run(const JobEnv *env, MosErr *err)
     openblas_set_num_threads(c.train.threads > 0 ? c.train.threads : 1);
     jobctl_set_progress(env->ctl, "train", 0, c.train.max_update, 1);
     TrainHooks hooks = { .ctx = env->ctl, .event = on_event, .poll = on_poll };
+    announce_no_mos(env->ctl, &c);
     return train_run(&c, env->run_dir, env->resume, &hooks, err);
 }

@@ -14,7 +14,13 @@ cleanup() {
     tmux -S "$SOCK" kill-server 2>/dev/null || true
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
+    # detached workers are not our children: wait until they are gone (a worker stopped by
+    # SIGTERM still writes its checkpoint and log), then remove what they wrote
+    for p in "${PIDS[@]}"; do
+        for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null || true
+    done
+    rm -rf "$tmp" 2>/dev/null || { sleep 0.5; rm -rf "$tmp"; }
 }
 trap cleanup EXIT
 

@@ -34,6 +34,7 @@ trap 'stop_worker; cleanup' EXIT
 start_dash 120 40 LANG=C.UTF-8 TERM=tmux-256color -- --run-dir "$run"
 wait_for "loss [0-9]+\.[0-9]{4}" 30
 wait_for "train \(running\)" 10
+wait_for "this supernet has no MoS" 10   # the worker announces a plain supernet (gates panel)
 
 keys p
 wait_for "pause: ok" 10

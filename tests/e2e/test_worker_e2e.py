@@ -235,6 +235,17 @@ def security(h):
     log("security: open bind refused without CURVE; allow-listed key answered, other refused")
 
 
+def no_mos_gates(run):
+    """A plain supernet (mos none) tells clients it has no routers: every gates message of the
+    run says 1 expert, kind none, no layers (one per start of the train job)."""
+    gates = [b["body"] for t, b in read_events(run)[0] if t == "gates"]
+    check(len(gates) >= 1, "a plain supernet's run announces it has no MoS")
+    for g in gates:
+        check(g["experts"] == 1 and g["kind"] == "none" and g["layers"] == [],
+              f"no-MoS gates message: {g['kind']} {g['experts']} {len(g['layers'])} layers")
+    log(f"no-MoS gates: {len(gates)} message(s)")
+
+
 def body(h):
     random.seed(int(os.environ.get("MOS_E2E_SEED", "1")))
     # save-every 100 (about 2 checkpoints a second): the kill -9 stress with a checkpoint every
@@ -247,6 +258,7 @@ def body(h):
     stalled_subscriber(h, run)
     pid = kill_resume(h, run, cfg, pid, rounds=3)
     sigterm_stop(h, run, cfg, pid)
+    no_mos_gates(run)
     security(h)
     mos_run_lines(h)
 
