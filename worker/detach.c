@@ -1,5 +1,6 @@
 /* Background start of a worker (see detach.h). */
 #include "detach.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,9 +38,10 @@ static _Noreturn void run_child(WorkerOpts o, int ready_fd)
 
 int detach_worker(const WorkerOpts *o, long *pid, MosErr *err)
 {
-    if (mkdir(o->run_dir, 0755) < 0 && errno != EEXIST)
-        return err_set(err, "%s: cannot create the run directory: %s", o->run_dir,
-                       strerror(errno));
+    if (fs_mkdir_p(o->run_dir, err) < 0) {   /* runs/ may not exist yet */
+        err_prefix(err, "cannot create the run directory");
+        return -1;
+    }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return err_set(err, "pipe: %s", strerror(errno));

@@ -3,6 +3,7 @@
  * events (logged, then published), a heartbeat every second, the event log's fsync, signals.
  * It never blocks on a client. The job thread only talks to JobCtl. */
 #include "worker.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -193,8 +194,10 @@ static void main_loop(Worker *w)
 static int open_run_dir(Worker *w, MosErr *err)
 {
     const char *d = w->opts->run_dir;
-    if (mkdir(d, 0755) < 0 && errno != EEXIST)
-        return err_set(err, "%s: cannot create the run directory: %s", d, strerror(errno));
+    if (fs_mkdir_p(d, err) < 0) {   /* runs/ may not exist yet */
+        err_prefix(err, "cannot create the run directory");
+        return -1;
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/worker.lock", d);
     w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -246,6 +246,20 @@ def no_mos_gates(run):
     log(f"no-MoS gates: {len(gates)} message(s)")
 
 
+def nested_run_dir(h):
+    """`mos run` creates a run directory whose parents do not exist yet (runs/default in a
+    fresh clone): the worker starts there and fails only on what is really missing (data)."""
+    run = os.path.join(h.tmp, "runs", "nested", "default")
+    r = h.mos("run", "--run-dir", run, "--stage", "train", timeout=60)
+    check(os.path.isdir(run), f"the run directory was created: {r.stderr}")
+    check("cannot create the run directory" not in r.stdout + r.stderr,
+          f"no run-directory error: {r.stdout}{r.stderr}")
+    wlog = open(os.path.join(run, "worker.log")).read()
+    check(r.returncode == 1 and "data" in wlog,
+          f"the train stage then fails on the missing data: {r.returncode} {wlog}")
+    log("mos run in a nested new run directory: created, then the missing data is named")
+
+
 def body(h):
     random.seed(int(os.environ.get("MOS_E2E_SEED", "1")))
     # save-every 100 (about 2 checkpoints a second): the kill -9 stress with a checkpoint every
@@ -259,6 +273,7 @@ def body(h):
     pid = kill_resume(h, run, cfg, pid, rounds=3)
     sigterm_stop(h, run, cfg, pid)
     no_mos_gates(run)
+    nested_run_dir(h)
     security(h)
     mos_run_lines(h)
 
