@@ -28,9 +28,9 @@ static const OptSpec prepare_opts[] = {
     { 0 },
 };
 
-static int run_prepare(const Args *a)
+void prepare_opts_from_args(const Args *a, PrepareOpts *out)
 {
-    PrepareOpts o = {
+    *out = (PrepareOpts){
         .run_dir = args_str(a, "run-dir"),
         .vocab = (int)args_int(a, "vocab"),
         .threads = (int)args_int(a, "threads"),
@@ -51,6 +51,12 @@ static int run_prepare(const Args *a)
         .vocab_file = args_str(a, "vocab-file"),
         .force = args_flag(a, "force"),
     };
+}
+
+static int run_prepare(const Args *a)
+{
+    PrepareOpts o;
+    prepare_opts_from_args(a, &o);
     MosErr err = {{0}};
     if (prepare_run(&o, &err) < 0) {
         fflush(stdout);

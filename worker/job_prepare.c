@@ -22,14 +22,9 @@ int job_prepare_run(const JobEnv *env, MosErr *err)
     Args a;
     if (cli_parse(&cmd_prepare, 2, argv, &a, err) != 0)
         return -1;
-    PrepareOpts o = {
-        .run_dir = env->run_dir,
-        .vocab = (int)args_int(&a, "vocab"),
-        .threads = (int)args_int(&a, "threads"),
-        .valid_size = (int)args_int(&a, "valid-size"),
-        .test_size = (int)args_int(&a, "test-size"),
-        .max_words = (int)args_int(&a, "max-words"),
-    };
+    PrepareOpts o;
+    prepare_opts_from_args(&a, &o);
+    o.run_dir = env->run_dir;
     jobctl_set_progress(env->ctl, "prepare", 0, 0, 0);
     return prepare_run(&o, err);
 }

@@ -38,4 +38,9 @@ typedef struct PrepareOpts {
  * one-line error naming the file and line or the tool that failed. */
 int prepare_run(const PrepareOpts *o, MosErr *e);
 
+struct Args;
+/* Fills *out from parsed `mos prepare` arguments (worker/cmd_prepare.c): the one mapping from
+ * the command's options table to PrepareOpts, shared by the command and the worker's job. */
+void prepare_opts_from_args(const struct Args *a, PrepareOpts *out);
+
 #endif
