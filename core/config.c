@@ -34,6 +34,7 @@ typedef struct ConfigOption {
 static const char *const mos_names[] = {"none", "layer", "neuron", NULL};
 static const char *const sample_names[] = {"uniform", "sandwich", NULL};
 static const char *const search_algo_names[] = {"evo", "nsga2", NULL};
+static const char *const latency_clock_names[] = {"wall", "cpu", NULL};
 
 #define M(f) offsetof(RunConfig, model.f)
 #define S(f) offsetof(RunConfig, model.space.f)
@@ -150,6 +151,12 @@ static const ConfigOption options[] = {
      "beam hypotheses in the timed decoder batch (HAT 5)"},
     {"latency-fit-steps", NULL, CT_INT, G(latency_fit_steps), "5000", 1, 10000000, NULL, 0,
      "Adam steps of the latency predictor fit (HAT 5000)"},
+    {"latency-rounds", NULL, CT_INT, G(latency_rounds), "5", 1, 100000, NULL, 0,
+     "rounds the timed runs are split over; median of the rounds' means (HAT 1)"},
+    {"latency-block", NULL, CT_INT, G(latency_block), "20", 1, 100000, NULL, 0,
+     "architectures measured together, interleaved round by round (HAT 1)"},
+    {"latency-clock", NULL, CT_ENUM, G(latency_clock), "wall", 0, 0, latency_clock_names, 0,
+     "wall (HAT) or cpu: the measuring thread's CPU time, for a shared machine (1 thread)"},
     {"search-algo", NULL, CT_ENUM, G(search_algo), "nsga2", 0, 0, search_algo_names, 0,
      "evo (HAT's constrained evolution) or nsga2 (the whole Pareto front)"},
     {"search-iterations", NULL, CT_INT, G(search_iterations), "30", 0, 100000, NULL, 0,
@@ -166,6 +173,8 @@ static const ConfigOption options[] = {
      "latency limit on predicted latency in ms (0: none; the worker's target command changes it)"},
     {"search-valid-sentences", NULL, CT_INT, G(search_valid_sentences), "300", 0, 100000000, NULL,
      0, "fixed validation subset for the search fitness (0: the whole valid split)"},
+    {"search-measure", NULL, CT_INT, G(search_measure), "5", 0, 1000, NULL, 0,
+     "front points whose latency is measured after the search (0: none)"},
     /* HAT/fairseq keys that mos reads and ignores (their meaning is fixed in mos) */
     {"arch", NULL, CT_IGNORED, 0, NULL, 0, 0, NULL, 0, "fairseq model name"},
     {"share-all-embeddings", NULL, CT_IGNORED, 0, NULL, 0, 0, NULL, 0, "always shared in mos"},

@@ -53,6 +53,9 @@ typedef struct TrainConfig {
 typedef enum StageSearchAlgo { STAGE_SEARCH_EVO, STAGE_SEARCH_NSGA2, STAGE_SEARCH_ALGO_COUNT }
     StageSearchAlgo;
 
+typedef enum StageLatencyClock { STAGE_CLOCK_WALL, STAGE_CLOCK_CPU, STAGE_CLOCK_COUNT }
+    StageLatencyClock;
+
 typedef struct StageConfig {
     int latency_archs;        /* architectures measured into latency.csv */
     int latency_verify;       /* fresh architectures measured twice to check the predictor */
@@ -65,6 +68,10 @@ typedef struct StageConfig {
     int search_population, search_parents, search_mutations, search_crossovers;
     float search_target_ms;   /* latency limit on predicted latency (0: none) */
     int search_valid_sentences;   /* fixed validation subset of the fitness (0: all) */
+    int latency_rounds;       /* rounds the timed runs are split over (HAT 1) */
+    int latency_block;        /* architectures interleaved round by round (HAT 1) */
+    StageLatencyClock latency_clock;   /* wall (HAT) or the measuring thread's CPU time */
+    int search_measure;       /* front points timed after the search (0: none) */
 } StageConfig;
 
 typedef struct RunConfig {

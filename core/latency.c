@@ -24,14 +24,31 @@ void latency_opts_default(LatencyOpts *o)
     o->trim = 0.1;
     o->threads = 1;
     o->vocab = 0;
+    o->rounds = 1;
+    o->block = 1;
+    o->clock = LATENCY_CLOCK_WALL;
 }
 
-static double clock_ms(const LatencyBackend *b)
+int latency_runs_per_round(const LatencyOpts *o)
+{
+    return (o->runs + o->rounds - 1) / o->rounds;
+}
+
+static double wall_ms(const LatencyBackend *b)
 {
     if (b->now_ms)
         return b->now_ms(b->ctx);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static double cpu_ms(const LatencyBackend *b)
+{
+    if (b->cpu_ms)
+        return b->cpu_ms(b->ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
@@ -60,34 +77,100 @@ double latency_trimmed_mean(double *v, int n, double trim, double *std)
     return mean;
 }
 
-int latency_measure(const LatencyBackend *b, const Arch *a, const LatencyOpts *o,
-                    LatencyResult *r, MosErr *err)
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int check_opts(const LatencyOpts *o, MosErr *err)
 {
     if (o->runs < 1 || o->warmup < 0 || o->src_len < 1 || o->steps < 1 || o->beam < 1)
         return err_set(err, "latency: runs %d, warmup %d, source %d, steps %d, beam %d: all "
                        "must be positive", o->runs, o->warmup, o->src_len, o->steps, o->beam);
-    double enc[o->runs], dec[o->runs];
-    if (b->prepare && b->prepare(b->ctx, a, err))
-        return -1;
-    for (int i = 0; i < o->warmup + o->runs; i++) {
-        double t0 = clock_ms(b);
-        if (b->encode(b->ctx, a, o->src_len, err))
-            return -1;
-        if (i >= o->warmup)
-            enc[i - o->warmup] = clock_ms(b) - t0;
-    }
-    for (int i = 0; i < o->warmup + o->runs; i++) {
-        if (b->encode(b->ctx, a, o->src_len, err))
-            return -1;
-        double t0 = clock_ms(b);
-        if (b->decode(b->ctx, a, o->src_len, o->steps, o->beam, err))
-            return -1;
-        if (i >= o->warmup)
-            dec[i - o->warmup] = clock_ms(b) - t0;
-    }
-    r->enc_ms = latency_trimmed_mean(enc, o->runs, o->trim, &r->enc_std_ms);
-    r->dec_ms = latency_trimmed_mean(dec, o->runs, o->trim, &r->dec_std_ms);
+    if (o->rounds < 1 || o->rounds > o->runs || o->block < 1)
+        return err_set(err, "latency: rounds %d, block %d: need 1 <= rounds <= runs (%d) and "
+                       "block >= 1", o->rounds, o->block, o->runs);
+    if (o->clock == LATENCY_CLOCK_CPU && o->threads != 1)
+        return err_set(err, "latency: the cpu clock times one thread; it needs threads 1, not "
+                       "%d", o->threads);
     return 0;
+}
+
+/* Timed runs of one part of one arch in one round: the chosen clock's ms into t[0..per), CPU and
+ * wall time added to *cpu, *wall. dec: each run re-encodes (untimed) and times the decoder. */
+static int time_part(const LatencyBackend *b, const Arch *a, const LatencyOpts *o, int dec,
+                     int warm, int per, double *t, double *cpu, double *wall, MosErr *err)
+{
+    for (int i = 0; i < warm + per; i++) {
+        if (dec && b->encode(b->ctx, a, o->src_len, err))
+            return -1;
+        double w0 = wall_ms(b), c0 = cpu_ms(b);
+        int rc = dec ? b->decode(b->ctx, a, o->src_len, o->steps, o->beam, err)
+                     : b->encode(b->ctx, a, o->src_len, err);
+        double c1 = cpu_ms(b), w1 = wall_ms(b);
+        if (rc)
+            return -1;
+        if (i < warm)
+            continue;
+        t[i - warm] = o->clock == LATENCY_CLOCK_CPU ? c1 - c0 : w1 - w0;
+        *cpu += c1 - c0;
+        *wall += w1 - w0;
+    }
+    return 0;
+}
+
+/* One part's result from its runs v (rounds x per, round-major): the median of the rounds'
+ * trimmed means, and the trimmed std of all runs. */
+static double combine(double *v, int rounds, int per, double trim, double *std)
+{
+    double means[rounds];
+    double all[rounds * per];
+    memcpy(all, v, sizeof all);
+    for (int r = 0; r < rounds; r++)
+        means[r] = latency_trimmed_mean(v + r * per, per, trim, NULL);
+    latency_trimmed_mean(all, rounds * per, trim, std);
+    if (rounds == 1)
+        return means[0];
+    return median(means, rounds);
+}
+
+int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const LatencyOpts *o,
+                          LatencyResult *r, MosErr *err)
+{
+    if (check_opts(o, err))
+        return -1;
+    int per = latency_runs_per_round(o), R = o->rounds;
+    size_t m = (size_t)n * R * per;
+    double *enc = malloc(m * sizeof *enc), *dec = malloc(m * sizeof *dec);
+    double *cpu = calloc((size_t)n, sizeof *cpu), *wall = calloc((size_t)n, sizeof *wall);
+    ASSERT(enc && dec && cpu && wall);
+    int rc = 0;
+    for (int round = 0; round < R && !rc; round++) {
+        int warm = round == 0 ? o->warmup : (o->warmup < 1 ? o->warmup : 1);
+        for (int k = 0; k < n && !rc; k++) {
+            int i = (k + round) % n;
+            size_t at = ((size_t)i * R + round) * per;
+            rc = (b->prepare && b->prepare(b->ctx, &a[i], err)) ||
+                 time_part(b, &a[i], o, 0, warm, per, enc + at, &cpu[i], &wall[i], err) ||
+                 time_part(b, &a[i], o, 1, warm, per, dec + at, &cpu[i], &wall[i], err);
+        }
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        size_t at = (size_t)i * R * per;
+        r[i].enc_ms = combine(enc + at, R, per, o->trim, &r[i].enc_std_ms);
+        r[i].dec_ms = combine(dec + at, R, per, o->trim, &r[i].dec_std_ms);
+        r[i].cpu_share = wall[i] > 0 ? cpu[i] / wall[i] : NAN;
+        r[i].load1 = NAN;
+    }
+    free(enc), free(dec), free(cpu), free(wall);
+    return rc ? -1 : 0;
+}
+
+int latency_measure(const LatencyBackend *b, const Arch *a, const LatencyOpts *o,
+                    LatencyResult *r, MosErr *err)
+{
+    return latency_measure_block(b, a, 1, o, r, err);
 }
 
 /* ---- latency.csv ------------------------------------------------------------------------ */
@@ -276,15 +359,29 @@ int latency_dataset(const LatencyBackend *b, const SearchSpace *space, uint64_t 
             return err_set(err, "%s: its rows were drawn with another seed or space; move it "
                            "away to start a new dataset", path);
     }
-    for (; done < total; done++) {
-        arch_sample(space, &rng, &a);
-        LatencyResult r;
-        if (latency_measure(b, &a, o, &r, err) || latency_csv_append(path, &a, &r, err))
-            return -1;
-        if (progress && progress(progress_ctx, done + 1, total, &a, &r))
-            return done + 1;
+    int cap = o->block > 0 ? o->block : 1;
+    Arch *blk = malloc((size_t)cap * sizeof *blk);
+    LatencyResult *res = malloc((size_t)cap * sizeof *res);
+    ASSERT(blk && res);
+    int rc = 0, stop = 0;
+    while (done < total && !rc && !stop) {
+        int n = total - done < cap ? total - done : cap;
+        for (int i = 0; i < n; i++)
+            arch_sample(space, &rng, &blk[i]);
+        double load[1];
+        double load1 = getloadavg(load, 1) == 1 ? load[0] : NAN;
+        rc = latency_measure_block(b, blk, n, o, res, err);
+        for (int i = 0; i < n && !rc; i++) {
+            res[i].load1 = load1;
+            rc = latency_csv_append(path, &blk[i], &res[i], err);
+            done += !rc;
+            if (!rc && progress && progress(progress_ctx, done, total, &blk[i], &res[i]))
+                stop = 1;   /* the rest of the block is measured: keep it */
+        }
     }
-    return done;
+    free(blk);
+    free(res);
+    return rc ? -1 : done;
 }
 
 static void add_half_of_min(Choices *c, int qkv_divisor)
@@ -320,10 +417,20 @@ static json_t *protocol_json(const LatencyJob *job)
     const LatencyOpts *o = &job->opts;
     char seed[24];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)job->seed);
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:s}", "format",
-                     "mos-latency", "src_len", o->src_len, "steps", o->steps, "beam", o->beam,
-                     "warmup", o->warmup, "runs", o->runs, "trim", o->trim, "threads",
-                     o->threads, "vocab", o->vocab, "seed", seed);
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:s, s:i, s:i, s:s}",
+                     "format", "mos-latency", "src_len", o->src_len, "steps", o->steps, "beam",
+                     o->beam, "warmup", o->warmup, "runs", o->runs, "trim", o->trim, "threads",
+                     o->threads, "vocab", o->vocab, "seed", seed, "rounds", o->rounds, "block",
+                     o->block, "clock", o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall");
+}
+
+/* A latency.json written before rounds, block and clock existed measured with HAT's single
+ * pass (1, 1, wall): the value a key it lacks stands for (a new reference), else NULL. */
+static json_t *legacy_value(const char *key)
+{
+    if (strcmp(key, "rounds") == 0 || strcmp(key, "block") == 0)
+        return json_integer(1);
+    return strcmp(key, "clock") == 0 ? json_string("wall") : NULL;
 }
 
 /* latency.json: written on the first run, compared on later ones. */
@@ -344,10 +451,15 @@ static int protocol_check(const LatencyJob *job, MosErr *err)
         const char *key;
         json_t *v;
         json_object_foreach(want, key, v) {
-            if (!json_equal(v, json_object_get(have, key))) {
-                char *a = json_dumps(v, JSON_ENCODE_ANY), *b = json_dumps(
-                    json_object_get(have, key) ? json_object_get(have, key) : json_null(),
-                    JSON_ENCODE_ANY);
+            json_t *h = json_object_get(have, key);
+            json_t *old = h ? json_incref(h) : legacy_value(key);
+            if (!old)
+                old = json_null();
+            int same = json_equal(v, old);
+            char *a = same ? NULL : json_dumps(v, JSON_ENCODE_ANY);
+            char *b = same ? NULL : json_dumps(old, JSON_ENCODE_ANY);
+            json_decref(old);
+            if (!same) {
                 rc = err_set(err, "%s: the data there were measured with %s %s, this run asks "
                              "for %s; use those options or another run directory", path, key,
                              b, a);
@@ -362,16 +474,71 @@ static int protocol_check(const LatencyJob *job, MosErr *err)
     return rc;
 }
 
+static void opt_int(json_t *root, const char *key, int *v)
+{
+    json_t *j = json_object_get(root, key);
+    if (json_is_integer(j))
+        *v = (int)json_integer_value(j);
+}
+
+int latency_opts_load(const char *run_dir, LatencyOpts *o, MosErr *err)
+{
+    char path[4096];
+    path_join(path, sizeof path, run_dir, "latency.json");
+    if (access(path, F_OK) != 0)
+        return 0;
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    const char *format = json_string_value(json_object_get(root, "format"));
+    if (!root || !format || strcmp(format, "mos-latency") != 0) {
+        json_decref(root);
+        return err_set(err, "%s: not a latency.json (format mos-latency)", path);
+    }
+    opt_int(root, "src_len", &o->src_len);
+    opt_int(root, "steps", &o->steps);
+    opt_int(root, "beam", &o->beam);
+    opt_int(root, "warmup", &o->warmup);
+    opt_int(root, "runs", &o->runs);
+    opt_int(root, "threads", &o->threads);
+    opt_int(root, "vocab", &o->vocab);
+    o->rounds = o->block = 1;
+    opt_int(root, "rounds", &o->rounds);
+    opt_int(root, "block", &o->block);
+    json_t *trim = json_object_get(root, "trim");
+    if (json_is_number(trim))
+        o->trim = json_number_value(trim);
+    const char *clock = json_string_value(json_object_get(root, "clock"));
+    o->clock = clock && strcmp(clock, "cpu") == 0 ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
+    json_decref(root);
+    return check_opts(o, err) ? -1 : 1;
+}
+
 typedef struct Offset {
     LatencyProgressFn fn;
     void *ctx;
     int base, total;
+    LatencyJobReport *rep;    /* load and CPU share of the rows measured */
+    double share_sum;
 } Offset;
 
 static int offset_progress(void *ctx, int done, int total, const Arch *a, const LatencyResult *r)
 {
     (void)total;
     Offset *o = ctx;
+    LatencyJobReport *rep = o->rep;
+    rep->measured++;
+    if (isfinite(r->load1)) {
+        rep->load_min = isfinite(rep->load_min) && rep->load_min < r->load1 ? rep->load_min
+                                                                             : r->load1;
+        rep->load_max = isfinite(rep->load_max) && rep->load_max > r->load1 ? rep->load_max
+                                                                             : r->load1;
+    }
+    if (isfinite(r->cpu_share)) {
+        o->share_sum += r->cpu_share;
+        rep->cpu_share_mean = o->share_sum / rep->measured;
+        rep->cpu_share_min = isfinite(rep->cpu_share_min) && rep->cpu_share_min < r->cpu_share
+                             ? rep->cpu_share_min : r->cpu_share;
+    }
     return o->fn ? o->fn(o->ctx, o->base + done, o->total, a, r) : 0;
 }
 
@@ -434,6 +601,9 @@ static int job_verify(const LatencyJob *job, const Predictor *p, LatencyJobRepor
     }
     rep->verify_n = n1;
     rep->verify = predictor_evaluate(p, x1, e1, n1);
+    for (int i = 0; i < n; i++)
+        e2[i] = 0.5f * (e1[i] + e2[i] + d2[i]);
+    rep->verify_mean = predictor_evaluate(p, x1, e2, n);
     rep->noise_mapd_pct = n ? 100.0 * noise / n : NAN;
     rep->mean_ms = n ? mean / n : NAN;
     free(x1), free(e1), free(d1), free(x2), free(e2), free(d2);
@@ -445,13 +615,14 @@ int latency_job_run(const LatencyBackend *b, const LatencyJob *job, LatencyProgr
 {
     memset(rep, 0, sizeof *rep);
     rep->noise_mapd_pct = rep->mean_ms = NAN;
+    rep->load_min = rep->load_max = rep->cpu_share_min = rep->cpu_share_mean = NAN;
     if (mkdir(job->run_dir, 0777) != 0 && errno != EEXIST)
         return err_set(err, "%s: cannot create: %s", job->run_dir, strerror(errno));
     if (protocol_check(job, err))
         return -1;
     SearchSpace wide;
     latency_space_wider(&job->space, &wide);
-    Offset off = { progress, progress_ctx, 0, job->archs + 2 * job->verify };
+    Offset off = { progress, progress_ctx, 0, job->archs + 2 * job->verify, rep, 0 };
     int rc = job_measure(b, job, &wide, job->seed, job->archs, "latency.csv", &off, err);
     if (rc)
         return rc;

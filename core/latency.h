@@ -21,7 +21,13 @@ typedef struct LatencyBackend {
     int (*decode)(void *ctx, const Arch *a, int src_len, int steps, int beam, MosErr *err);
     /* Clock in ms; NULL: CLOCK_MONOTONIC. Tests inject a virtual clock. */
     double (*now_ms)(void *ctx);
+    /* CPU time of the measuring thread in ms; NULL: CLOCK_THREAD_CPUTIME_ID. */
+    double (*cpu_ms)(void *ctx);
 } LatencyBackend;
+
+/* What a timed run's duration is read from: the wall clock (HAT) or the CPU time of the
+ * measuring thread, which leaves out the time other processes held the core (1 thread only). */
+typedef enum LatencyClock { LATENCY_CLOCK_WALL, LATENCY_CLOCK_CPU } LatencyClock;
 
 typedef struct LatencyOpts {
     int src_len;     /* HAT 30 (IWSLT 23) */
@@ -32,20 +38,40 @@ typedef struct LatencyOpts {
     double trim;     /* fraction dropped at each end, HAT 0.1 */
     int threads;     /* OpenBLAS threads, recorded with the data */
     int vocab;       /* the timed model's output vocabulary, recorded (0: not given) */
+    int rounds;      /* rounds the timed runs are split over, 1: HAT's single pass per arch */
+    int block;       /* architectures measured together, interleaved round by round (HAT 1) */
+    LatencyClock clock;
 } LatencyOpts;
 
-/* HAT's settings above, 1 thread. */
+/* HAT's settings above: 1 thread, 1 round, blocks of 1, wall clock. */
 void latency_opts_default(LatencyOpts *o);
 
+/* Timed runs per round: ceil(runs / rounds). */
+int latency_runs_per_round(const LatencyOpts *o);
+
 typedef struct LatencyResult {
-    double enc_ms, dec_ms;           /* trimmed means */
-    double enc_std_ms, dec_std_ms;   /* standard deviation of the kept runs */
+    double enc_ms, dec_ms;           /* trimmed means (median over rounds of each round's) */
+    double enc_std_ms, dec_std_ms;   /* standard deviation of the kept runs (all rounds) */
+    double cpu_share;                /* CPU time / wall time of the timed runs: 1 when the
+                                      * measurement had a core to itself */
+    double load1;                    /* 1-minute load average when its block started (NaN:
+                                      * unknown or not a dataset row) */
 } LatencyResult;
 
 /* Measures one subnet: prepare, warm-up and timed encoder runs, then warm-up and timed decoder
- * runs (each a fresh encode, untimed, then `steps` timed decoder steps). */
+ * runs (each a fresh encode, untimed, then `steps` timed decoder steps); with rounds > 1 this
+ * repeats rounds times (1 warm-up run per part after the first round) and takes the median of
+ * the rounds' trimmed means. */
 int latency_measure(const LatencyBackend *b, const Arch *a, const LatencyOpts *o,
                     LatencyResult *r, MosErr *err);
+
+/* Measures n subnets together: in each of o->rounds rounds every arch is prepared, warmed up and
+ * timed for latency_runs_per_round runs per part, the order rotated by one each round, so a
+ * slow change of the machine's load falls on all n alike. r[i] gets the median over rounds of
+ * arch i's per-round trimmed means (encoder and decoder apart); rounds = 1, n = 1 is HAT's
+ * protocol exactly. */
+int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const LatencyOpts *o,
+                          LatencyResult *r, MosErr *err);
 
 /* Sorts v[0..n) and returns the mean after dropping floor(trim * n) values at each end; *std
  * (if not NULL) gets the population standard deviation of the kept values. */
@@ -76,8 +102,10 @@ typedef int (*LatencyProgressFn)(void *ctx, int done, int total, const Arch *a,
                                  const LatencyResult *r);
 
 /* Measures `total` architectures drawn from `space` with a generator seeded by seed, appending
- * to path. Rows already in the file are kept and their draws skipped, so a stopped job resumes
- * where it stopped and yields the same architectures. Returns rows done, or -1. */
+ * to path, o->block architectures at a time (latency_measure_block; rows are appended when their
+ * block is done, and progress is asked after each row, a stop taking effect after the block).
+ * Rows already in the file are kept and their draws skipped, so a stopped job resumes where it
+ * stopped and yields the same architectures. Returns rows done, or -1. */
 int latency_dataset(const LatencyBackend *b, const SearchSpace *space, uint64_t seed, int total,
                     const LatencyOpts *o, const char *path, LatencyProgressFn progress,
                     void *progress_ctx, MosErr *err);
@@ -87,6 +115,11 @@ int latency_dataset(const LatencyBackend *b, const SearchSpace *space, uint64_t 
  * the predictor sees architectures past the training space's edges. */
 void latency_space_wider(const SearchSpace *train, SearchSpace *wide);
 
+
+/* The protocol recorded in RUN_DIR/latency.json by a latency job, into o (fields the file
+ * lacks keep o's values; a file from before rounds/block/clock means HAT's 1, 1, wall). Returns
+ * 1 when read, 0 when the file does not exist, -1 when it is not a latency.json. */
+int latency_opts_load(const char *run_dir, LatencyOpts *o, MosErr *err);
 
 /* ---- the whole `mos latency` job ----------------------------------------------------------- */
 
@@ -106,8 +139,12 @@ typedef struct LatencyJobReport {
     PredictorReport fit;              /* train / valid / test errors */
     int verify_n;
     PredictorSplitMetrics verify;     /* predictor vs the first measurement of fresh archs */
+    PredictorSplitMetrics verify_mean;/* predictor vs the mean of both measurements */
     double noise_mapd_pct;            /* second measurement vs first, same archs */
     double mean_ms;                   /* mean measured latency of the verify archs */
+    int measured;                     /* rows measured by this call (resumed rows excluded) */
+    double load_min, load_max;        /* 1-minute load average over those rows' blocks */
+    double cpu_share_min, cpu_share_mean;   /* CPU / wall time of their timed runs */
 } LatencyJobReport;
 
 /* Measures (resuming latency.csv), fits and saves latency-predictor.json, then measures the

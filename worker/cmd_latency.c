@@ -4,9 +4,12 @@
  * collapsed plain model) and with freshly initialised weights: timing does not depend on their
  * values, so this stage needs no trained checkpoint. Ctrl-C stops after the current row. */
 #include <cblas.h>
+#include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "data.h"
@@ -28,6 +31,14 @@ static const OptSpec latency_opts[] = {
     { "warmup", OPT_INT, NULL, "N", "untimed runs per part (default: latency-warmup; HAT 5)" },
     { "runs", OPT_INT, NULL, "N", "timed runs per part; 10 % dropped at each end (default: "
       "latency-runs; HAT 20)" },
+    { "rounds", OPT_INT, NULL, "N", "rounds the timed runs are split over, median of the "
+      "rounds' trimmed means (default: latency-rounds; HAT 1)" },
+    { "block", OPT_INT, NULL, "N", "architectures measured together, interleaved round by round "
+      "(default: latency-block; HAT 1)" },
+    { "clock", OPT_STR, NULL, "wall|cpu", "time runs by the wall clock (HAT) or by the measuring "
+      "thread's CPU time (default: latency-clock)" },
+    { "max-load", OPT_FLOAT, "0", "L", "refuse to start when the 1-minute load average is above "
+      "L (0: no check; a warning is printed either way when the machine is busy)" },
     { "threads", OPT_INT, "1", "N", "OpenBLAS threads for the timed model" },
     { "vocab", OPT_INT, "8000", "N", "output vocabulary when data/manifest.json is absent" },
     { "seed", OPT_INT, "1", "N", "architecture draws (verify uses seed + 1)" },
@@ -55,7 +66,17 @@ static void on_sigint(int sig)
 
 typedef struct Progress {
     int quiet;
+    int warned;
 } Progress;
+
+/* Busy: the timed runs got less than 90 % of a core (other processes held it), or the load
+ * average says more runnable processes than cores. */
+static int machine_busy(const LatencyResult *r)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return (isfinite(r->cpu_share) && r->cpu_share < 0.9) ||
+           (isfinite(r->load1) && cores > 0 && r->load1 > (double)cores + 0.5);
+}
 
 static int on_row(void *ctx, int done, int total, const Arch *a, const LatencyResult *r)
 {
@@ -63,8 +84,14 @@ static int on_row(void *ctx, int done, int total, const Arch *a, const LatencyRe
     if (!p->quiet) {
         char text[512];
         arch_format(a, text, sizeof text);
-        fprintf(stderr, "latency %5d/%d  enc %7.2f ms  dec %8.2f ms  %s\n", done, total, r->enc_ms,
-                r->dec_ms, text);
+        fprintf(stderr, "latency %5d/%d  enc %7.2f ms  dec %8.2f ms  load %.2f  cpu %3.0f %%  %s\n",
+                done, total, r->enc_ms, r->dec_ms, r->load1, 100 * r->cpu_share, text);
+    }
+    if (machine_busy(r) && !p->warned) {
+        fprintf(stderr, "mos latency: warning: the machine is busy (load average %.2f, the timed "
+                "runs got %.0f %% of a core): these timings are noisy; measure on a quiet "
+                "machine\n", r->load1, 100 * r->cpu_share);
+        p->warned = 1;
     }
     return stop_asked;
 }
@@ -98,16 +125,24 @@ static int opt_or(const Args *a, const char *name, int config_value)
 
 static void print_report(const LatencyJob *job, const LatencyJobReport *r, int vocab)
 {
-    printf("latency: %d architectures measured (beam %d, %d-token source, %d steps, %d threads, "
-           "vocab %d)\n", r->rows, job->opts.beam, job->opts.src_len, job->opts.steps,
-           job->opts.threads, vocab);
+    const LatencyOpts *o = &job->opts;
+    printf("latency: %d architectures (beam %d, %d-token source, %d steps, %d + %d runs in %d "
+           "rounds, blocks of %d, %s clock, %d thread%s, vocab %d)\n", r->rows, o->beam,
+           o->src_len, o->steps, o->warmup, o->runs, o->rounds, o->block,
+           o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall", o->threads, o->threads == 1 ? "" : "s",
+           vocab);
+    if (r->measured > 0)
+        printf("machine: load average %.2f-%.2f while measuring %d rows; the timed runs got "
+               "%.0f %% of a core on average (lowest %.0f %%)\n", r->load_min, r->load_max,
+               r->measured, 100 * r->cpu_share_mean, 100 * r->cpu_share_min);
     printf("predictor: RMSE %.3f ms, MAPD %.2f %% on the %d held-out test rows (valid %.2f %%, "
            "train %.2f %%; weights of step %d)\n", r->fit.test.rmse_ms, r->fit.test.mapd_pct,
            r->fit.test.n, r->fit.valid.mapd_pct, r->fit.train.mapd_pct, r->fit.best_step);
     if (r->verify_n > 0)
         printf("verify: %d fresh architectures (mean %.2f ms): predictor MAPD %.2f %%, RMSE "
-               "%.3f ms; measurement noise (same archs timed twice) %.2f %%\n", r->verify_n,
-               r->mean_ms, r->verify.mapd_pct, r->verify.rmse_ms, r->noise_mapd_pct);
+               "%.3f ms; measurement noise (same archs timed twice) %.2f %%; predictor vs the "
+               "mean of both timings: MAPD %.2f %%\n", r->verify_n, r->mean_ms,
+               r->verify.mapd_pct, r->verify.rmse_ms, r->noise_mapd_pct, r->verify_mean.mapd_pct);
     printf("files: %s/latency.csv, latency-predictor.json, latency.json%s\n", job->run_dir,
            r->verify_n ? ", latency-verify.csv, latency-verify-repeat.csv" : "");
 }
@@ -139,9 +174,11 @@ static int measure_one(const Args *a, const RunConfig *rc, const LatencyBackend 
     arch_format(&arch, buf, sizeof buf);
     printf("arch: %s\n", buf);
     printf("measured: encoder %.2f ms (std %.2f), decoder %.2f ms (std %.2f), total %.2f ms "
-           "(beam %d, %d-token source, %d steps, %d + %d runs, %d threads)\n", r.enc_ms,
-           r.enc_std_ms, r.dec_ms, r.dec_std_ms, r.enc_ms + r.dec_ms, o->beam, o->src_len,
-           o->steps, o->warmup, o->runs, o->threads);
+           "(beam %d, %d-token source, %d steps, %d + %d runs in %d rounds, %s clock, %d "
+           "thread%s; the runs got %.0f %% of a core)\n", r.enc_ms, r.enc_std_ms, r.dec_ms,
+           r.dec_std_ms, r.enc_ms + r.dec_ms, o->beam, o->src_len, o->steps, o->warmup, o->runs,
+           o->rounds, o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall", o->threads,
+           o->threads == 1 ? "" : "s", 100 * r.cpu_share);
     char path[4200];
     snprintf(path, sizeof path, "%s/latency-predictor.json", args_str(a, "run-dir"));
     Predictor pred;
@@ -183,6 +220,32 @@ static int run_latency(const Args *a)
     job.opts.runs = opt_or(a, "runs", rc.stages.latency_runs);
     job.opts.threads = (int)args_int(a, "threads");
     job.opts.vocab = rc.model.vocab;
+    job.opts.rounds = opt_or(a, "rounds", rc.stages.latency_rounds);
+    job.opts.block = opt_or(a, "block", rc.stages.latency_block);
+    job.opts.clock = rc.stages.latency_clock == STAGE_CLOCK_CPU ? LATENCY_CLOCK_CPU
+                                                                : LATENCY_CLOCK_WALL;
+    const char *clock = args_str(a, "clock");
+    if (clock && strcmp(clock, "wall") != 0 && strcmp(clock, "cpu") != 0) {
+        fprintf(stderr, "mos latency: --clock %s: expected wall or cpu\n", clock);
+        return 2;
+    }
+    if (clock)
+        job.opts.clock = strcmp(clock, "cpu") == 0 ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
+    if (!args_given(a, "rounds") && job.opts.rounds > job.opts.runs)
+        job.opts.rounds = job.opts.runs;   /* the config's rounds, for fewer runs: one each */
+    if (job.opts.rounds < 1 || job.opts.rounds > job.opts.runs || job.opts.block < 1 ||
+        (job.opts.clock == LATENCY_CLOCK_CPU && job.opts.threads != 1)) {
+        fprintf(stderr, "mos latency: need 1 <= --rounds <= --runs (%d), --block >= 1, and "
+                        "--threads 1 with --clock cpu\n", job.opts.runs);
+        return 2;
+    }
+    double load[1], max_load = args_float(a, "max-load");
+    if (max_load > 0 && getloadavg(load, 1) == 1 && load[0] > max_load) {
+        fprintf(stderr, "mos latency: the 1-minute load average is %.2f, above --max-load %.2f: "
+                        "the machine is busy, timings would be noisy; nothing measured\n",
+                load[0], max_load);
+        return 1;
+    }
     if (job.archs < 10 || job.verify < 0 || job.opts.threads < 1 || job.hidden < 1 ||
         job.hidden > 2048 || job.hidden_layers < 0 || job.hidden_layers > 6) {
         fprintf(stderr, "mos latency: need --archs >= 10, --verify >= 0, --threads >= 1, "
@@ -201,7 +264,7 @@ static int run_latency(const Args *a)
         latency_model_close(&lm);
         return rc1;
     }
-    Progress p = { args_flag(a, "quiet") };
+    Progress p = { args_flag(a, "quiet"), 0 };
     signal(SIGINT, on_sigint);
     LatencyJobReport rep;
     int r = latency_job_run(&b, &job, on_row, &p, &rep, &err);

@@ -36,6 +36,8 @@ static const OptSpec search_opts[] = {
       "(default: search-valid-sentences)" },
     { "checkpoint", OPT_STR, "last", "NAME", "supernet checkpoint in DIR/checkpoints" },
     { "threads", OPT_INT, "2", "N", "OpenBLAS threads" },
+    { "measure", OPT_INT, NULL, "N", "front points whose latency is measured when the search is "
+      "done, spread over the front (default: search-measure; 0: none)" },
     { "resume", OPT_FLAG, NULL, NULL, "continue the search saved in DIR/search" },
     { "quiet", OPT_FLAG, NULL, NULL, "no per-generation lines on stderr" },
     { 0 },
@@ -84,9 +86,14 @@ static void print_result(const Search *s, const char *dir)
     }
     printf("front (%d points, by predicted latency):\n", n);
     for (int i = 0; i < n && i < 512; i++) {
-        arch_format(&s->archive[front[i]].arch, text, sizeof text);
-        printf("  %3d  %8.2f ms  loss %.4f  %s\n", i, s->archive[front[i]].pred_ms,
-               s->archive[front[i]].valid_loss, text);
+        const SearchRecord *r = &s->archive[front[i]];
+        arch_format(&r->arch, text, sizeof text);
+        char meas[48] = "";
+        if (isfinite(r->measured_ms))
+            snprintf(meas, sizeof meas, "  measured %8.2f ms", r->measured_ms);
+        else
+            snprintf(meas, sizeof meas, "  %20s", "");
+        printf("  %3d  %8.2f ms%s  loss %.4f  %s\n", i, r->pred_ms, meas, r->valid_loss, text);
     }
     printf("scored %d architectures; files in %s/ (archive.csv, archive.json, front.json, "
            "state.json)\n", s->narchive, dir);
@@ -147,6 +154,28 @@ static int search_open(Search *s, const Args *a, const SearchConfig *cfg,
     return 0;
 }
 
+/* --measure front points timed once the search is done (their measured latency goes into the
+ * archive); a stop asked meanwhile is honoured before timing. */
+static int measure_front(const Args *a, const RunConfig *rc, SearchFitness *f, Search *s,
+                         const char *run_dir, MosErr *err)
+{
+    int k = opt_or(a, "measure", rc->stages.search_measure), n = 0;
+    if (k <= 0 || stop_asked)
+        return 0;
+    if (!args_flag(a, "quiet"))
+        fprintf(stderr, "search: measuring the latency of up to %d front points (nothing else "
+                        "should run meanwhile)\n", k);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (search_fitness_measure_front(f, s, run_dir, k, (int)args_int(a, "threads"), &n, err))
+        return -1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!args_flag(a, "quiet"))
+        fprintf(stderr, "search: measured %d front points in %.0f s\n", n,
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    return 0;
+}
+
 static int search_main(const Args *a, const RunConfig *cfg, const SearchConfig *c, MosErr *err)
 {
     const char *run_dir = args_str(a, "run-dir");
@@ -167,6 +196,8 @@ static int search_main(const Args *a, const RunConfig *cfg, const SearchConfig *
         signal(SIGINT, on_sigint);
         r = search_run(&s, dir, on_generation, &rep, err);
         signal(SIGINT, SIG_DFL);
+        if (r == 0)
+            r = measure_front(a, &rc, &f, &s, run_dir, err);
         if (r == 0 && search_save(&s, dir, err))   /* also when --resume had nothing left */
             r = -1;
     }
@@ -189,6 +220,11 @@ static int run_search(const Args *a)
         return 1;
     }
     SearchConfig c;
+    if (args_given(a, "measure") && args_int(a, "measure") < 0) {
+        fprintf(stderr, "mos search: --measure %lld: expected a count >= 0\n",
+                (long long)args_int(a, "measure"));
+        return 2;
+    }
     if (search_config_from(a, &rc, &c, &err) < 0 || search_config_check(&c, &err) < 0) {
         fprintf(stderr, "mos search: %s\n", err.msg);   /* checked before the checkpoint loads */
         return 2;
@@ -209,7 +245,9 @@ const Command cmd_search = {
                "supernet's inherited weights on a fixed validation subset; latency is predicted by "
                "DIR/latency-predictor.json (mos latency). Every scored subnet is kept in "
                "DIR/search/archive.csv; the state is saved each generation and --resume "
-               "continues exactly.",
+               "continues exactly. When the search is done, --measure front points are timed "
+               "with the protocol of DIR/latency.json and their measured latency is stored in "
+               "the archive next to the predicted one.",
     .opts = search_opts,
     .run = run_search,
 };

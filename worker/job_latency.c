@@ -54,6 +54,10 @@ static void publish_fit(JobCtl *c, const LatencyJob *job, const LatencyJobReport
     jobctl_log(c, "info", "latency predictor: test RMSE %.3f ms, MAPD %.2f %%; fresh archs MAPD "
                "%.2f %%, measurement noise %.2f %%", rep->fit.test.rmse_ms, rep->fit.test.mapd_pct,
                rep->verify.mapd_pct, rep->noise_mapd_pct);
+    if (rep->measured > 0)
+        jobctl_log(c, rep->cpu_share_mean < 0.9 ? "warn" : "info", "latency: load average "
+                   "%.2f-%.2f while measuring; the timed runs got %.0f %% of a core", rep->load_min,
+                   rep->load_max, 100 * rep->cpu_share_mean);
 }
 
 int job_latency_run(const JobEnv *env, MosErr *err)
@@ -77,6 +81,9 @@ int job_latency_run(const JobEnv *env, MosErr *err)
     job.opts.runs = g->latency_runs;
     job.opts.warmup = g->latency_warmup;
     job.opts.beam = g->latency_beam;
+    job.opts.rounds = g->latency_rounds < g->latency_runs ? g->latency_rounds : g->latency_runs;
+    job.opts.block = g->latency_block;
+    job.opts.clock = g->latency_clock == STAGE_CLOCK_CPU ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
     openblas_set_num_threads(job.opts.threads);
     LatencyModel lm;
     if (latency_model_open(&lm, &rc.model, &job.opts, err) < 0)

@@ -96,6 +96,30 @@ static int on_generation(void *ctx, Search *s, const SearchEvent *e)
     return stop;
 }
 
+/* The finished search's front: up to k points timed (the job is not training meanwhile), saved
+ * in the archive and published again with their measured latency. A stop asked first skips it. */
+static int measure_front(JobCtl *c, SearchFitness *f, Search *s, const char *run_dir,
+                         const char *dir, int k, int threads, MosErr *err)
+{
+    if (k <= 0 || jobctl_poll(c) == TRAIN_STOP)
+        return 0;
+    jobctl_log(c, "info", "search: measuring the latency of up to %d front points", k);
+    int n = 0;
+    if (search_fitness_measure_front(f, s, run_dir, k, threads, &n, err) < 0 ||
+        search_save(s, dir, err) < 0)
+        return -1;
+    int front[PROTO_FRONT_MAX];
+    SearchEvent e = { .generation = s->generation, .iterations = s->cfg.iterations,
+                      .evaluated = s->narchive, .best = search_best(s), .front = front,
+                      .target_ms = s->target_ms };
+    e.nfront = search_front(s, front, PROTO_FRONT_MAX);
+    if (e.nfront > PROTO_FRONT_MAX)
+        e.nfront = PROTO_FRONT_MAX;
+    publish_front(c, f, s, &e);
+    jobctl_log(c, "info", "search: measured the latency of %d front points", n);
+    return 0;
+}
+
 int job_search_run(const JobEnv *env, MosErr *err)
 {
     RunConfig rc;
@@ -135,6 +159,9 @@ int job_search_run(const JobEnv *env, MosErr *err)
     SearchJobCtx ctx = { env->ctl, &f };
     if (r == 0)
         r = search_run(&s, dir, on_generation, &ctx, err);
+    if (r == 0)
+        r = measure_front(env->ctl, &f, &s, env->run_dir, dir, rc.stages.search_measure,
+                          rc.train.threads > 0 ? rc.train.threads : 1, err);
     if (r == 1)
         jobctl_log(env->ctl, "info", "search: stopped after generation %d (saved)", s.generation);
     search_done(&s);

@@ -50,5 +50,5 @@ void latency_model_close(LatencyModel *m)
 
 LatencyBackend latency_model_backend(LatencyModel *m)
 {
-    return (LatencyBackend){ m, NULL, model_encode, model_decode, NULL };
+    return (LatencyBackend){ .ctx = m, .encode = model_encode, .decode = model_decode };
 }

@@ -31,4 +31,15 @@ void search_fitness_config(const RunConfig *rc, SearchConfig *c);
 double search_fitness_loss(void *ctx, const Arch *a);
 double search_fitness_latency(void *ctx, const Arch *a);
 
+/* Times up to k points of the search's current front with the latency protocol of
+ * RUN_DIR/latency.json (the one the predictor was fitted on; the run config's latency-* keys
+ * when it is missing) on the plain timed model of latency_model.h, and records each total
+ * (encoder + decoder ms) in the archive (search_set_measured). Points are spread evenly over
+ * the front by latency (both ends included); points already measured are not timed again.
+ * The points are measured as one block (interleaved rounds). OpenBLAS runs with the protocol's
+ * thread count meanwhile and `threads` after. *measured gets the number timed (may be NULL).
+ * 0 or -1 with a one-line error. */
+int search_fitness_measure_front(SearchFitness *f, Search *s, const char *run_dir, int k,
+                                 int threads, int *measured, MosErr *err);
+
 #endif

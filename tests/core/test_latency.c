@@ -1,7 +1,9 @@
 /* The latency protocol on a virtual clock: warm-up runs are not timed, the lowest and highest
  * 10 % are dropped, encoder and decoder are timed apart; latency.csv is HAT's layout, a stopped
  * dataset job (even one stopped mid-row) resumes to the same file as an uninterrupted one, and a
- * file from another seed or with a foreign header is refused. */
+ * file from another seed or with a foreign header is refused; blocks of archs are timed in
+ * interleaved rounds whose median out-votes a slow stretch, and the CPU clock leaves out time
+ * other processes held the core. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -72,7 +74,8 @@ static double fake_now(void *ctx)
 static LatencyBackend backend(Fake *f)
 {
     memset(f, 0, sizeof *f);
-    return (LatencyBackend){ f, fake_prepare, fake_encode, fake_decode, fake_now };
+    return (LatencyBackend){ .ctx = f, .prepare = fake_prepare, .encode = fake_encode,
+                            .decode = fake_decode, .now_ms = fake_now };
 }
 
 static void trimmed_mean_drops_both_ends(void **state)
@@ -257,6 +260,202 @@ static void job_measures_fits_and_verifies(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A backend whose work per run is fixed per arch; the wall clock runs `slow` times faster than
+ * the CPU clock would (other processes holding the core) while `slow` is set, and the order of
+ * prepares is recorded. */
+typedef struct Timed {
+    double wall, cpu;
+    double slow;                 /* wall-time factor of the current prepare's runs */
+    int prepares;
+    int order[64];
+    int slow_from, slow_to;      /* prepares [from, to) run slowed down by 3 */
+    const Arch *base;            /* order[] records a - base */
+    int dec_runs[8];
+} Timed;
+
+static int timed_prepare(void *ctx, const Arch *a, MosErr *err)
+{
+    (void)err;
+    Timed *t = ctx;
+    t->slow = t->prepares >= t->slow_from && t->prepares < t->slow_to ? 3.0 : 1.0;
+    t->order[t->prepares++] = (int)(a - t->base);
+    return 0;
+}
+
+static void timed_work(Timed *t, double ms)
+{
+    t->cpu += ms;
+    t->wall += ms * t->slow;
+}
+
+static int timed_encode(void *ctx, const Arch *a, int src_len, MosErr *err)
+{
+    (void)src_len, (void)err;
+    timed_work(ctx, fake_enc_ms(a));
+    return 0;
+}
+
+static int timed_decode(void *ctx, const Arch *a, int src_len, int steps, int beam, MosErr *err)
+{
+    (void)src_len, (void)err;
+    Timed *t = ctx;
+    t->dec_runs[a - t->base]++;
+    timed_work(t, fake_dec_ms(a, steps, beam));
+    return 0;
+}
+
+static double timed_wall(void *ctx)
+{
+    return ((Timed *)ctx)->wall;
+}
+
+static double timed_cpu(void *ctx)
+{
+    return ((Timed *)ctx)->cpu;
+}
+
+static void three_archs(Arch a[3])
+{
+    SearchSpace s;
+    arch_space_default(&s);
+    Rng r;
+    rng_seed(&r, 5);
+    for (int i = 0; i < 3; i++)
+        arch_sample(&s, &r, &a[i]);
+}
+
+static void block_interleaves_rounds_and_takes_the_median(void **state)
+{
+    (void)state;
+    Arch a[3];
+    three_archs(a);
+    Timed t = { .base = a, .slow_from = 3, .slow_to = 6 };   /* the whole of round 2 is slow */
+    LatencyBackend b = { .ctx = &t, .prepare = timed_prepare, .encode = timed_encode,
+                         .decode = timed_decode, .now_ms = timed_wall, .cpu_ms = timed_cpu };
+    LatencyOpts o;
+    latency_opts_default(&o);
+    o.warmup = 2;
+    o.runs = 6;
+    o.rounds = 3;
+    assert_int_equal(latency_runs_per_round(&o), 2);
+    LatencyResult r[3];
+    MosErr err = {{0}};
+    assert_int_equal(latency_measure_block(&b, a, 3, &o, r, &err), 0);
+    /* round by round, every arch, the order rotated by one each round */
+    int want[9] = { 0, 1, 2, 1, 2, 0, 2, 0, 1 };
+    assert_int_equal(t.prepares, 9);
+    assert_memory_equal(t.order, want, sizeof want);
+    /* decoder runs per arch: 2 warm-up + 2 timed, then 1 + 2 in each later round */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(t.dec_runs[i], 4 + 3 + 3);
+    /* the slow round is out-voted by the median; the wall clock is what was timed */
+    for (int i = 0; i < 3; i++) {
+        assert_float_equal(r[i].enc_ms, fake_enc_ms(&a[i]), 1e-9);
+        assert_float_equal(r[i].dec_ms, fake_dec_ms(&a[i], 30, 5), 1e-9);
+        assert_true(r[i].cpu_share < 1.0 && r[i].cpu_share > 1.0 / 3);
+    }
+    /* HAT's single pass over the same slow stretch is off by the slowdown */
+    Timed t1 = { .base = a, .slow_from = 0, .slow_to = 1 };
+    b.ctx = &t1;
+    o.rounds = 1;
+    assert_int_equal(latency_measure(&b, &a[0], &o, &r[0], &err), 0);
+    assert_float_equal(r[0].dec_ms, 3 * fake_dec_ms(&a[0], 30, 5), 1e-9);
+    /* the CPU clock leaves the time other processes held the core out */
+    Timed t2 = { .base = a, .slow_from = 0, .slow_to = 1 };
+    b.ctx = &t2;
+    o.clock = LATENCY_CLOCK_CPU;
+    assert_int_equal(latency_measure(&b, &a[0], &o, &r[0], &err), 0);
+    assert_float_equal(r[0].dec_ms, fake_dec_ms(&a[0], 30, 5), 1e-9);
+    assert_float_equal(r[0].cpu_share, 1.0 / 3, 1e-9);
+    /* bad settings are refused with the reason */
+    o.threads = 2;
+    assert_int_equal(latency_measure(&b, &a[0], &o, &r[0], &err), -1);
+    assert_non_null(strstr(err.msg, "cpu clock"));
+    o.threads = 1;
+    o.rounds = 7;
+    assert_int_equal(latency_measure(&b, &a[0], &o, &r[0], &err), -1);
+    assert_non_null(strstr(err.msg, "rounds 7"));
+}
+
+static void dataset_in_blocks_resumes_and_records_the_protocol(void **state)
+{
+    (void)state;
+    SearchSpace wide;
+    arch_space_default(&wide);
+    LatencyOpts o;
+    latency_opts_default(&o);
+    o.warmup = 1;
+    o.runs = 4;
+    o.rounds = 2;
+    o.block = 4;
+    Fake f;
+    LatencyBackend b = backend(&f);
+    MosErr err = {{0}};
+    char full[] = "/tmp/mos-latency-bfull-XXXXXX", part[] = "/tmp/mos-latency-bpart-XXXXXX";
+    int fd = mkstemp(full);
+    close(fd);
+    unlink(full);
+    fd = mkstemp(part);
+    close(fd);
+    unlink(part);
+    assert_int_equal(latency_dataset(&b, &wide, 4, 10, &o, full, NULL, NULL, &err), 10);
+    /* a stop asked at row 5 takes effect after its block: rows 5-8 are kept, not lost */
+    int stop = 5;
+    b = backend(&f);
+    assert_int_equal(latency_dataset(&b, &wide, 4, 10, &o, part, stop_after, &stop, &err), 8);
+    assert_int_equal(latency_csv_rows(part, &err), 8);
+    b = backend(&f);
+    assert_int_equal(latency_dataset(&b, &wide, 4, 10, &o, part, NULL, NULL, &err), 10);
+    char *x = slurp(full), *y = slurp(part);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+    unlink(full);
+    unlink(part);
+
+    /* latency.json: the rounds, block and clock are recorded and read back; a file from before
+     * they existed counts as HAT's 1, 1, wall */
+    char dir[] = "/tmp/mos-latency-proto-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[600];
+    snprintf(path, sizeof path, "%s/latency.json", dir);
+    FILE *j = fopen(path, "w");
+    fputs("{\"format\": \"mos-latency\", \"src_len\": 30, \"steps\": 30, \"beam\": 5, "
+          "\"warmup\": 0, \"runs\": 1, \"trim\": 0.1, \"threads\": 1, \"vocab\": 0, "
+          "\"seed\": \"3\"}\n", j);
+    fclose(j);
+    LatencyOpts back;
+    latency_opts_default(&back);
+    back.rounds = 9;
+    assert_int_equal(latency_opts_load(dir, &back, &err), 1);
+    assert_int_equal(back.rounds, 1);
+    assert_int_equal(back.block, 1);
+    assert_int_equal(back.clock, LATENCY_CLOCK_WALL);
+    assert_int_equal(back.runs, 1);
+    LatencyJob job = { .run_dir = dir, .archs = 12, .verify = 0, .seed = 3, .hidden = 8,
+                       .hidden_layers = 1,
+                       .fit = { .lr = 1e-3f, .batch = 8, .steps = 20, .seed = 1 } };
+    arch_space_default(&job.space);
+    latency_opts_default(&job.opts);
+    job.opts.warmup = 0;
+    job.opts.runs = 1;
+    LatencyJobReport rep;
+    job.opts.clock = LATENCY_CLOCK_CPU;   /* not what the old file measured */
+    assert_int_equal(latency_job_run(&b, &job, NULL, NULL, &rep, &err), -1);
+    assert_non_null(strstr(err.msg, "clock \"wall\", this run asks for \"cpu\""));
+    job.opts.clock = LATENCY_CLOCK_WALL;  /* the same protocol continues the old directory */
+    b = backend(&f);
+    if (latency_job_run(&b, &job, NULL, NULL, &rep, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(rep.rows, 12);
+    assert_int_equal(rep.measured, 12);
+    assert_true(isfinite(rep.load_max));  /* Linux reports a load average */
+    assert_int_equal(latency_opts_load("/nonexistent-mos-dir", &back, &err), 0);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +463,8 @@ int main(void)
         cmocka_unit_test(measure_follows_protocol),
         cmocka_unit_test(dataset_resumes_exactly),
         cmocka_unit_test(job_measures_fits_and_verifies),
+        cmocka_unit_test(block_interleaves_rounds_and_takes_the_median),
+        cmocka_unit_test(dataset_in_blocks_resumes_and_records_the_protocol),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /* `mos search` end to end on a tiny trained supernet: after `mos latency`, an evolutionary and
  * an NSGA-II search write their archive, front and state; a second start without --resume is
  * refused and nothing is overwritten; --resume with more iterations continues the saved search;
+ * the finished search's front points get measured latencies (search-measure, --measure 0: none),
+ * and the worker publishes them;
  * without a predictor the command says to run `mos latency` first. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,6 +109,17 @@ static void search_after_latency(void **state)
     assert_true(json_array_size(json_object_get(front, "front")) >= 1);
     json_t *p0 = json_array_get(json_object_get(front, "front"), 0);
     assert_true(json_number_value(json_object_get(p0, "valid_loss")) > 0);
+    /* the config's search-measure (5) front points were timed when the search was done */
+    size_t nf = json_array_size(json_object_get(front, "front")), timed = 0;
+    for (size_t i = 0; i < nf; i++) {
+        json_t *ms = json_object_get(json_array_get(json_object_get(front, "front"), i),
+                                     "measured_latency_ms");
+        if (json_is_number(ms)) {
+            assert_true(json_number_value(ms) > 0);
+            timed++;
+        }
+    }
+    assert_int_equal(timed, nf < 5 ? nf : 5);
     json_decref(front);
 
     /* a fresh start over a saved search is refused, the files untouched */
@@ -128,8 +141,8 @@ static void search_after_latency(void **state)
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "mv %s/search %s/search-evo", dir, dir);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(run(&cmd_search, "--run-dir %s %s --iterations 2 --algo nsga2", dir, small),
-                     0);
+    assert_int_equal(run(&cmd_search, "--run-dir %s %s --iterations 2 --algo nsga2 --measure 0",
+                         dir, small), 0);
     front = load("front.json");
     json_t *pts = json_object_get(front, "front");
     double last = -1;
@@ -138,6 +151,8 @@ static void search_after_latency(void **state)
                                                       "pred_latency_ms"));
         assert_true(ms >= last);
         last = ms;
+        /* --measure 0: nothing timed */
+        assert_true(json_is_null(json_object_get(json_array_get(pts, i), "measured_latency_ms")));
     }
     json_decref(front);
 
@@ -155,12 +170,13 @@ static void search_after_latency(void **state)
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "grep -c '\"front\"' %s/events.jsonl > /dev/null && "
              "grep -Eq '\"generation\":3[,}]' %s/events.jsonl && grep -q 'latency_pred_ms' "
-             "%s/events.jsonl", dir, dir, dir);
+             "%s/events.jsonl && grep -q '\"latency_ms\"' %s/events.jsonl", dir, dir, dir, dir);
     if (system(cmd) != 0) {
         snprintf(cmd, sizeof cmd, "cat %s/w.out %s/worker.log; head -c 3000 %s/events.jsonl",
                  dir, dir, dir);
         assert_int_equal(system(cmd), 0);
-        fail_msg("the worker's search stage did not publish 3 generations with fronts");
+        fail_msg("the worker's search stage did not publish 3 generations with fronts and a "
+                 "front with measured latencies");
     }
     st = load("state.json");
     assert_int_equal(json_integer_value(json_object_get(st, "generation")), 3);
