@@ -193,18 +193,25 @@ static void stage_keys(void **state)
     assert_int_equal(d.stages.latency_beam, 5);
     assert_int_equal(d.stages.latency_fit_steps, 5000);
     assert_int_equal(d.stages.search_algo, STAGE_SEARCH_NSGA2);
-    assert_int_equal(d.stages.search_iterations, 30);
-    assert_int_equal(d.stages.search_population, 125);
-    assert_int_equal(d.stages.search_parents, 25);
-    assert_int_equal(d.stages.search_mutations, 50);
-    assert_int_equal(d.stages.search_crossovers, 50);
+    /* sized for about 10 minutes on 2 cores (docs/search.md); HAT: 30, 125, 25, 50, 50 */
+    assert_int_equal(d.stages.search_iterations, 10);
+    assert_int_equal(d.stages.search_population, 40);
+    assert_int_equal(d.stages.search_parents, 8);
+    assert_int_equal(d.stages.search_mutations, 16);
+    assert_int_equal(d.stages.search_crossovers, 16);
+    assert_int_equal(d.stages.search_measure, 5);
+    assert_int_equal(d.stages.latency_rounds, 5);
+    assert_int_equal(d.stages.latency_block, 20);
+    assert_int_equal(d.stages.latency_clock, STAGE_CLOCK_CPU);
     assert_true(d.stages.search_target_ms == 0.0f);
     assert_int_equal(d.stages.search_valid_sentences, 300);
     assert_int_equal(parse("latency-archs: 40\nlatency-verify: 0\nlatency-runs: 3\n"
                            "latency-warmup: 1\nlatency-beam: 2\nlatency-fit-steps: 10\n"
                            "search-algo: evo\nsearch-iterations: 4\nsearch-population: 12\n"
                            "search-parents: 4\nsearch-mutations: 4\nsearch-crossovers: 4\n"
-                           "search-target-ms: 120.5\nsearch-valid-sentences: 20\n", &a, &w, &err),
+                           "search-target-ms: 120.5\nsearch-valid-sentences: 20\n"
+                           "latency-rounds: 3\nlatency-block: 7\nlatency-clock: wall\n"
+                           "search-measure: 0\n", &a, &w, &err),
                      0);
     assert_int_equal(w.n, 0);
     const StageConfig *g = &a.stages;
@@ -222,6 +229,10 @@ static void stage_keys(void **state)
     assert_int_equal(g->search_crossovers, 4);
     assert_true(g->search_target_ms == 120.5f);
     assert_int_equal(g->search_valid_sentences, 20);
+    assert_int_equal(g->latency_rounds, 3);
+    assert_int_equal(g->latency_block, 7);
+    assert_int_equal(g->latency_clock, STAGE_CLOCK_WALL);
+    assert_int_equal(g->search_measure, 0);
     assert_true(config_hash(&a) == config_hash(&d));
     char *text = config_dump_yaml(&a, 1);
     RunConfig b;
