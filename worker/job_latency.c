@@ -1,8 +1,9 @@
 /* The latency stage as a worker job: the `mos latency` job (core/latency.c) sized by the run
- * config's latency-* keys (archs, verify, runs, warmup, beam, fit steps), each measured row
- * published as a latency message and the predictor's fit as a last one. Pause holds it
- * between rows (timings are never taken while paused), stop ends it after the current row;
- * rows already in latency.csv are kept, so the stage resumes where it stopped. */
+ * config's latency-* keys (archs, verify, runs, warmup, beam, rounds, block, clock, fit steps),
+ * each measured row published as a latency message and the predictor's fit as a last one. Rows
+ * come a block at a time (interleaved rounds); pause holds the job after a block's timing is
+ * done (timings are never taken while paused), stop ends it after the current block; rows
+ * already in latency.csv are kept, so the stage resumes where it stopped. */
 #include <cblas.h>
 #include <stdio.h>
 #include <string.h>
