@@ -1,6 +1,7 @@
 /* Test fixture: a stand-in worker speaking the real protocol through protocol/ (wire + msg), for
  * the dashboard's live e2e tests and its CPU benchmark while the real training stages are not in
- * the build. It publishes train messages at a fixed rate, status heartbeats every second, and
+ * the build. It publishes train messages at a fixed rate (sent in 10 ms groups, as the worker
+ * does), status heartbeats every second, and
  * answers pause/resume/target/extract/snapshot/status like a worker would (extract writes
  * RUN/subnets/<name>/config.json). It trains nothing.
  * usage: fake_worker RUN_DIR [MSGS_PER_S] [SECONDS] [tcp://127.0.0.1:PORT]
@@ -18,6 +19,9 @@
 #include "wire.h"
 
 #define HIST 2048
+/* Like the worker (worker/publish.h PUBLISH_COALESCE_MS): messages made within 10 ms of the last
+ * send go out together at the end of the window, so a subscriber wakes once per window. */
+#define COALESCE_MS 10
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
@@ -273,6 +277,8 @@ int main(int argc, char **argv)
         if (f.paused)
             next_train = t;
         double wait = fmin(next_status, f.paused ? next_status : next_train) - now_s();
+        if (wait < COALESCE_MS * 1e-3)   /* send the messages made meanwhile together */
+            wait = COALESCE_MS * 1e-3;
         serve_commands(&f, wait > 0 ? (int)(wait * 1000) : 0);
     }
     char path[600];
