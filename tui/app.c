@@ -145,8 +145,13 @@ static void key_mouse(App *a)
     layout_compute(LINES, COLS, a->preset, &l);
     for (int p = 0; p < PANEL_KEYBAR && !l.too_small; p++) {
         Rect r = l.r[p];
-        if (ev.y >= r.y && ev.y < r.y + r.h && ev.x >= r.x && ev.x < r.x + r.w)
-            a->view.focus = p;
+        if (!layout_visible(&l, p) || ev.y < r.y || ev.y >= r.y + r.h || ev.x < r.x
+            || ev.x >= r.x + r.w)
+            continue;
+        a->view.focus = p;   /* a click focuses the panel under it ... */
+        int pick = p == PANEL_FRONT ? panel_front_pick(r, a->store, &a->view, ev.y, ev.x) : -1;
+        if (pick >= 0)
+            a->view.front_cursor = pick;   /* ... and on a front point, selects that point */
     }
 }
 
