@@ -5,6 +5,7 @@
  * answers pause/resume/target/extract/snapshot/status like a worker would (extract writes
  * RUN/subnets/<name>/config.json). It trains nothing.
  * usage: fake_worker RUN_DIR [MSGS_PER_S] [SECONDS] [tcp://127.0.0.1:PORT]
+ * (FAKE_WORKER_COALESCE_MS=0 in the environment: each message is sent alone, as soon as due)
  * (runs until SIGTERM/SIGINT or SECONDS; with a tcp endpoint, commands are on PORT+1) */
 #include <errno.h>
 #include <math.h>
@@ -261,6 +262,8 @@ int main(int argc, char **argv)
         return 1;
     printf("%s %s\n", f.ep.pub, f.ep.ctl);
     fflush(stdout);
+    const char *co = getenv("FAKE_WORKER_COALESCE_MS");   /* 0: each message sent alone */
+    double coalesce_s = (co ? atof(co) : COALESCE_MS) * 1e-3;
     double start = now_s(), next_status = start, next_train = start;
     while (!stop && now_s() - start < seconds) {
         double t = now_s();
@@ -277,8 +280,8 @@ int main(int argc, char **argv)
         if (f.paused)
             next_train = t;
         double wait = fmin(next_status, f.paused ? next_status : next_train) - now_s();
-        if (wait < COALESCE_MS * 1e-3)   /* send the messages made meanwhile together */
-            wait = COALESCE_MS * 1e-3;
+        if (wait < coalesce_s)   /* send the messages made meanwhile together */
+            wait = coalesce_s;
         serve_commands(&f, wait > 0 ? (int)(wait * 1000) : 0);
     }
     char path[600];
