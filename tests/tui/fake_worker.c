@@ -282,7 +282,7 @@ int main(int argc, char **argv)
         double wait = fmin(next_status, f.paused ? next_status : next_train) - now_s();
         if (wait < coalesce_s)   /* send the messages made meanwhile together */
             wait = coalesce_s;
-        serve_commands(&f, wait > 0 ? (int)(wait * 1000) : 0);
+        serve_commands(&f, wait > 0 ? (int)ceil(wait * 1000) : 0);   /* no busy wait */
     }
     char path[600];
     snprintf(path, sizeof path, "%s/endpoints.json", f.run_dir);
