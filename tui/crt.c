@@ -169,9 +169,7 @@ int crt_init(const CrtOptions *opt, char *err, size_t err_len, char *warn, size_
     nodelay(stdscr, TRUE);
     curs_set(0);
     if (opt->mouse) {
-        /* Presses only: the dashboard acts on the press (and the wheel), so ncurses has no
-         * press/release pairs to merge into clicks (mouseinterval 0 turns that off too). */
-        mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+        mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
         mouseinterval(0);
     }
     int colors = has_colors() ? tigetnum("colors") : 0;
