@@ -21,9 +21,11 @@ per stack (all layers alike) and one arbitrary-attention code; they are spread o
 depths. Python is used here only to drive `mos` and do the statistics.
 
 --router KEY=VALUE (repeatable) sets a router key (router-input, router-lr-scale,
-router-init-scale, router-hidden, mos-experts) for the MoS runs; their run folders get a suffix
-naming the keys, so runs with other router settings in the same --out folder are kept, and the
-plain, sandwich and standalone runs (which do not depend on them) are reused.
+router-init-scale, router-hidden, mos-experts) for the MoS runs (default: mos's defaults,
+router-input centred and router-lr-scale 10; the MoS paper's reference setting is
+--router router-input=raw --router router-lr-scale=1). The MoS run folders are named after these
+keys, so runs with other router settings in the same --out folder are kept, and the plain,
+sandwich and standalone runs (which do not depend on them) are reused.
 """
 import argparse
 import itertools
@@ -50,6 +52,9 @@ SPACES = {
 }
 ROUTER_KEYS = ("router-input", "router-lr-scale", "router-init-scale", "router-hidden",
                "mos-experts")
+# mos's defaults for MoS (core/config.c); written into every MoS config and folder name, so a
+# folder always says which router settings trained it.
+ROUTER_DEFAULTS = {"router-input": "centred", "router-lr-scale": "10"}
 METHODS = [  # name, mos, sample, const-input
     ("hat", "none", "uniform", False),
     ("sandwich", "none", "sandwich", False),
@@ -216,9 +221,10 @@ def features(a, sp, mode="raw"):
             for r, c in zip(raw, ch)]
 
 
-def router_spread(ckpt, archs, sp, kind, m, rkeys):
+def router_spread(ckpt, archs, sp, kind, m, rkeys, const):
     """Over layers (and rows): the std across archs of the router's first-expert share (mean),
-    and the mean |share - 1/m| (how far the gates are from uniform)."""
+    and the mean |share - 1/m| (how far the gates are from uniform). const: the router sees 0.5
+    in every feature (router-const-input), so the spread is 0 by construction."""
     k = float(rkeys.get("router-lr-scale", 1))   # the router computes with k * stored values
     mode = rkeys.get("router-input", "raw")
     T = {n: [[k * v for v in r] if isinstance(r, list) else k * r for r in t]
@@ -231,7 +237,7 @@ def router_spread(ckpt, archs, sp, kind, m, rkeys):
         rows = m if kind == "layer" else m * min(sp["ffn"])
         shares = []
         for a in archs:
-            x = features(a, sp, mode)
+            x = [0.5] * 10 if const else features(a, sp, mode)
             h = [max(0.0, sum(w * v for w, v in zip(w1[k], x)) + b1[k]) for k in range(len(b1))]
             z = [sum(w * v for w, v in zip(w2[r], h)) + b2[r] for r in range(rows)]
             sh = []
@@ -261,7 +267,7 @@ def main():
     ap.add_argument("--router", action="append", default=[], metavar="KEY=VALUE",
                     help="router key for the MoS runs (repeatable), e.g. router-lr-scale=10")
     o = ap.parse_args()
-    rkeys = {}
+    rkeys = dict(ROUTER_DEFAULTS)
     for kv in o.router:
         key, eq, val = kv.partition("=")
         if not eq or key not in ROUTER_KEYS:
@@ -280,7 +286,7 @@ def main():
     archs = draw_archs(sp, sp["narch"], 2024)
     texts = [arch_text(a) for a in archs]
     log("space: %s" % json.dumps({k: v for k, v in sp.items()}))
-    log("router keys of the MoS runs: %s" % (json.dumps(rkeys) if rkeys else "defaults"))
+    log("router keys of the MoS runs: %s" % json.dumps(rkeys))
     for i, t in enumerate(texts):
         log("arch %d: %s" % (i, t))
     res, compute, spread = {}, {}, {}
@@ -302,7 +308,8 @@ def main():
             res[tag] = [evaluate(o.mos, d, t, sp, o.bleu) for t in texts]
             if mosk != "none":
                 spread[tag] = router_spread(os.path.join(d, "checkpoints", "last.safetensors"),
-                                            archs, sp, mosk, int(keys["mos-experts"]), rkeys)
+                                            archs, sp, mosk, int(keys["mos-experts"]), rkeys,
+                                            const)
                 log("%s: router spread %.4f, mean |share - 1/m| %.4f" % ((tag,) + spread[tag]))
             log("%s: valid NLL %s" % (tag, " ".join("%.3f" % r[0] for r in res[tag])))
     alone = []

@@ -574,12 +574,17 @@ static void router_keys_in_config(void **state)
         assert_int_equal(config_parse(bad[i], strlen(bad[i]), "t.yml", &c, NULL, &err), -1);
         assert_non_null(strstr(err.msg, "router-"));
     }
-    uint64_t plain = hash_of("mos: layer\n");
-    assert_true(hash_of("mos: layer\nrouter-lr-scale: 1\nrouter-input: raw\n") == plain);
-    assert_true(hash_of("mos: layer\nrouter-init-scale: 5\n") == plain);
-    assert_true(hash_of("mos: layer\nrouter-lr-scale: 10\n") != plain);
-    assert_true(hash_of("mos: layer\nrouter-input: centred\n") != plain);
-    assert_true(hash_of("mos: none\nrouter-lr-scale: 10\nrouter-input: centred\n") ==
+    /* The reference setting (raw, 1) hashes as before the keys existed: no router key in it. */
+    const char *ref = "mos: layer\nrouter-input: raw\nrouter-lr-scale: 1\n";
+    uint64_t h_ref = hash_of(ref);
+    assert_true(hash_of("mos: layer\nrouter-input: raw\nrouter-lr-scale: 1\n"
+                        "router-init-scale: 5\n") == h_ref);
+    assert_true(hash_of("mos: layer\n") != h_ref);     /* the defaults: centred, 10 */
+    assert_true(hash_of("mos: layer\nrouter-input: raw\nrouter-lr-scale: 10\n") != h_ref);
+    assert_true(hash_of("mos: layer\nrouter-input: centred\nrouter-lr-scale: 1\n") != h_ref);
+    assert_true(hash_of("mos: layer\nrouter-input: centred\nrouter-lr-scale: 10\n") ==
+                hash_of("mos: layer\n"));
+    assert_true(hash_of("mos: none\nrouter-lr-scale: 1\nrouter-input: raw\n") ==
                 hash_of("mos: none\n"));
     /* Through the API: out of range refused with the key's name. */
     ModelConfig m;
