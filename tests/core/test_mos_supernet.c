@@ -145,7 +145,11 @@ static void gradcheck(MosKind kind, const int *which, int na, int dropout, int o
 static void grad_layer_largest(void **st) { (void)st; gradcheck(MOS_LAYER, (int[]){0}, 1, 0, 0); }
 static void grad_layer_smallest(void **st) { (void)st; gradcheck(MOS_LAYER, (int[]){1}, 1, 1, 0); }
 static void grad_neuron_largest(void **st) { (void)st; gradcheck(MOS_NEURON, (int[]){0}, 1, 1, 0); }
-static void grad_neuron_smallest(void **st) { (void)st; gradcheck(MOS_NEURON, (int[]){1}, 1, 0, 0); }
+static void grad_neuron_smallest(void **st)
+{
+    (void)st;
+    gradcheck(MOS_NEURON, (int[]){1}, 1, 0, 0);
+}
 /* Sandwich-like update: three archs accumulate into one gradient (flush on each key change). */
 static void grad_layer_sandwich(void **st)
 {
