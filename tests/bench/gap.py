@@ -225,9 +225,9 @@ def router_spread(ckpt, archs, sp, kind, m, rkeys, const):
     """Over layers (and rows): the std across archs of the router's first-expert share (mean),
     and the mean |share - 1/m| (how far the gates are from uniform). const: the router sees 0.5
     in every feature (router-const-input), so the spread is 0 by construction."""
-    k = float(rkeys.get("router-lr-scale", 1))   # the router computes with k * stored values
+    scale = float(rkeys.get("router-lr-scale", 1))   # the router computes with scale * stored
     mode = rkeys.get("router-input", "raw")
-    T = {n: [[k * v for v in r] if isinstance(r, list) else k * r for r in t]
+    T = {n: [[scale * v for v in r] if isinstance(r, list) else scale * r for r in t]
          for n, t in read_tensors(ckpt).items()}
     prefixes = sorted({re.match(r"(.*layers\.\d+)\.", n).group(1) for n in T})
     spreads, off = [], []
