@@ -33,6 +33,7 @@ typedef struct ConfigOption {
 
 static const char *const mos_names[] = {"none", "layer", "neuron", NULL};
 static const char *const sample_names[] = {"uniform", "sandwich", NULL};
+static const char *const router_input_names[] = {"raw", "centred", NULL};
 static const char *const search_algo_names[] = {"evo", "nsga2", NULL};
 static const char *const latency_clock_names[] = {"wall", "cpu", NULL};
 
@@ -88,8 +89,8 @@ static const ConfigOption options[] = {
      "shared vocabulary size; 0: from data/manifest.json"},
     {"max-positions", "max-source-positions", CT_INT, M(max_positions), "256", 8, 1 << 16, NULL,
      CF_MODEL, "longest sentence (tokens incl. <eos>); longer training pairs are skipped"},
-    {"pre-ln", "encoder-normalize-before", CT_BOOL, M(pre_ln), "false", 0, 1, NULL, CF_MODEL,
-     "pre-LayerNorm instead of HAT's post-LayerNorm"},
+    {"pre-ln", "encoder-normalize-before", CT_BOOL, M(pre_ln), "true", 0, 1, NULL, CF_MODEL,
+     "pre-LayerNorm (trains faster in a short budget); false: HAT's post-LayerNorm"},
     {"dropout", NULL, CT_FLOAT, M(dropout), "0.1", 0, 0.9, NULL, 0,
      "dropout at the largest embed dim (a subnet uses dropout * d / d_max, as HAT)"},
     {"attention-dropout", NULL, CT_FLOAT, M(attn_dropout), "0.1", 0, 0.9, NULL, 0,
@@ -105,6 +106,14 @@ static const ConfigOption options[] = {
      "hidden size of the router MLP"},
     {"router-const-input", NULL, CT_BOOL, M(router_const_input), "false", 0, 1, NULL, 0,
      "feed the router a constant instead of the arch encoding (ablation)"},
+    {"router-input", NULL, CT_ENUM, M(router_input), "centred", 0, 0, router_input_names,
+     0, "router input: centred (each feature mapped to [-1, 1] over the space's choices; 0 when "
+     "it has one choice) or raw (the MoS reference: each feature / the space's max)"},
+    {"router-lr-scale", NULL, CT_FLOAT, M(router_lr_scale), "10", 0, 1000, NULL,
+     CF_GT0, "router learning-rate multiplier k: the router computes with k times its stored "
+     "parameters (Adam: LR * k; checkpoints store weights / k; the MoS reference: 1)"},
+    {"router-init-scale", NULL, CT_FLOAT, M(router_init_scale), "1", 0, 1000, NULL, CF_GT0,
+     "multiplies the init range of the router's last layer (larger: gates start less uniform)"},
     /* training (HAT / fairseq names) */
     {"max-tokens", NULL, CT_INT, T(max_tokens), "2048", 16, 1 << 22, NULL, 0,
      "tokens per batch incl. padding (the larger of source and target side)"},
@@ -112,9 +121,9 @@ static const ConfigOption options[] = {
      "batches accumulated per update"},
     {"max-update", NULL, CT_INT, T(max_update), "1200", 1, 100000000, NULL, 0,
      "total updates"},
-    {"warmup-updates", NULL, CT_INT, T(warmup_updates), "200", 0, 100000000, NULL, 0,
+    {"warmup-updates", NULL, CT_INT, T(warmup_updates), "100", 0, 100000000, NULL, 0,
      "updates of linear warmup from warmup-init-lr to max-lr"},
-    {"max-lr", NULL, CT_FLOAT, T(lr), "0.001", 0, 10, NULL, CF_GT0,
+    {"max-lr", NULL, CT_FLOAT, T(lr), "0.003", 0, 10, NULL, CF_GT0,
      "peak learning rate (end of warmup)"},
     {"lr", NULL, CT_FLOAT, T(min_lr), "1e-7", 0, 10, NULL, CF_GT0 | CF_LR,
      "with max-lr (HAT): the LR the cosine ends at; without max-lr: the peak LR"},
@@ -206,6 +215,11 @@ const char *config_mos_name(MosKind k)
 const char *config_search_algo_name(StageSearchAlgo a)
 {
     return a >= 0 && a < STAGE_SEARCH_ALGO_COUNT ? search_algo_names[a] : "?";
+}
+
+const char *config_router_input_name(RouterInput r)
+{
+    return r >= 0 && r < ROUTER_INPUT_COUNT ? router_input_names[r] : "?";
 }
 
 const char *config_sample_name(SampleRule r)
@@ -733,15 +747,30 @@ char *config_dump_yaml(const RunConfig *c, int with_help)
     return b.s;
 }
 
+/* Keys that change what a MoS supernet's stored weights mean without changing their shapes:
+ * hashed when mos is not none and the value differs from the one that computes what the key's
+ * absence did (so checkpoints written before the key existed stay loadable). */
+static int mos_hashed(const char *key, const char *value, const RunConfig *c)
+{
+    static const char *const keys[][2] = {{"router-input", "raw"}, {"router-lr-scale", "1"}};
+    if (c->model.mos == MOS_NONE)
+        return 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i][0]) == 0)
+            return strcmp(value, keys[i][1]) != 0;
+    return 0;
+}
+
 uint64_t config_hash(const RunConfig *c)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (int i = 0; i < N_OPTIONS; i++) {
-        if (!(options[i].flags & CF_MODEL))
-            continue;
+        const ConfigOption *o = &options[i];
         char line[320];
         char v[256];
-        option_value(&options[i], c, v, sizeof v);
+        option_value(o, c, v, sizeof v);
+        if (!(o->flags & CF_MODEL) && !mos_hashed(o->key, v, c))
+            continue;
         snprintf(line, sizeof line, "%s=%s;", options[i].key, v);
         for (const char *p = line; *p; p++) {
             h ^= (unsigned char)*p;

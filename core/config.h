@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 typedef enum MosKind { MOS_NONE, MOS_LAYER, MOS_NEURON, MOS_KIND_COUNT } MosKind;
+typedef enum RouterInput { ROUTER_INPUT_RAW, ROUTER_INPUT_CENTRED, ROUTER_INPUT_COUNT } RouterInput;
 typedef enum SampleRule { SAMPLE_UNIFORM, SAMPLE_SANDWICH, SAMPLE_RULE_COUNT } SampleRule;
 
 typedef struct ModelConfig {
@@ -27,6 +28,10 @@ typedef struct ModelConfig {
     int mos_experts;          /* m (1 when mos is none) */
     int router_hidden;        /* router MLP hidden size, 128 */
     int router_const_input;   /* 1: the router sees a constant input (ablation control) */
+    RouterInput router_input; /* raw: feature / space max (HAT); centred: [-1, 1] over choices */
+    float router_lr_scale;    /* router params are stored / this and used * this: Adam LR * this
+                                 (0, as in a zeroed config, means 1) */
+    float router_init_scale;  /* multiplies the init range of the router's last layer (0: 1) */
 } ModelConfig;
 
 typedef struct TrainConfig {
@@ -122,6 +127,7 @@ char *config_keys_help(void);
 /* Names of the enum values, for messages and dumps. */
 const char *config_mos_name(MosKind k);
 const char *config_sample_name(SampleRule r);
+const char *config_router_input_name(RouterInput r);
 const char *config_search_algo_name(StageSearchAlgo a);
 
 #endif

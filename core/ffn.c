@@ -29,6 +29,13 @@ static int ffn_layout_plain(FfnSlot *s, ParamLayout *lay, const char *prefix)
     return 0;
 }
 
+/* A zero-initialised ModelConfig (tests, benchmarks) leaves the router scales 0: the reference's
+ * 1. Negative values stay and are refused. */
+static float ffn_unset_is_one(float v)
+{
+    return v == 0.0f ? 1.0f : v;
+}
+
 static int ffn_layout_mos(FfnSlot *s, const ModelConfig *c, ParamLayout *lay,
                           const char *prefix, MosErr *err)
 {
@@ -37,6 +44,17 @@ static int ffn_layout_mos(FfnSlot *s, const ModelConfig *c, ParamLayout *lay,
                        MOS_MAX_EXPERTS);
     if (c->router_hidden < 1 || c->router_hidden > 4096)
         return err_set(err, "model: router-hidden = %d must be in 1..4096", c->router_hidden);
+    float lr_scale = ffn_unset_is_one(c->router_lr_scale);
+    float init_scale = ffn_unset_is_one(c->router_init_scale);
+    if (!(lr_scale > 0.0f && lr_scale <= 1000.0f))
+        return err_set(err, "model: router-lr-scale = %g must be in (0, 1000]",
+                       (double)lr_scale);
+    if (!(init_scale > 0.0f && init_scale <= 1000.0f))
+        return err_set(err, "model: router-init-scale = %g must be in (0, 1000]",
+                       (double)init_scale);
+    if (c->router_input < ROUTER_INPUT_RAW || c->router_input >= ROUTER_INPUT_COUNT)
+        return err_set(err, "model: router-input = %d is not raw or centred",
+                       (int)c->router_input);
     MosTensorSpec spec[MOS_MAX_TENSORS];
     int n = mos_ffn_tensors(c->mos, c->mos_experts, c->router_hidden, s->D, s->F, spec);
     char name[160];
@@ -50,6 +68,7 @@ static int ffn_layout_mos(FfnSlot *s, const ModelConfig *c, ParamLayout *lay,
     if (!s->scratch)
         return err_set(err, "ffn: out of memory for the MoS scratch (%zu floats)", ns);
     mos_ffn_setup(&s->mos, c->mos, c->mos_experts, c->router_hidden, s->D, s->F, s->scratch);
+    mos_ffn_router_options(&s->mos, lr_scale, init_scale);
     return 0;
 }
 
@@ -116,7 +135,7 @@ static void ffn_mix(Ffn *f, int slot, const float *params, float *grads, const A
                     int F)
 {
     float x[ARCH_FEATURES];
-    mos_router_input(&f->cfg->space, a, f->cfg->router_const_input, x);
+    mos_router_input(&f->cfg->space, a, f->cfg->router_const_input, f->cfg->router_input, x);
     mos_ffn_mix(ffn_mos(f, slot, params, grads), x, d, F);
 }
 

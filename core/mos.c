@@ -78,6 +78,8 @@ static void mos_ffn_dims(MosFfn *l, MosKind kind, int m, int hidden, int d_max, 
     for (int k = 0; k < 2; k++) {
         r[k]->in = ARCH_FEATURES;
         r[k]->hidden = hidden;
+        r[k]->scale = 1.0f;
+        r[k]->init_scale = 1.0f;
     }
     l->g1.r.out_max = kind == MOS_LAYER ? m : m * f_max;
     l->g2.r.out_max = kind == MOS_LAYER ? 0 : m * d_max;
@@ -179,20 +181,34 @@ static void mos_linear_init(MosLinear *e, int m, Rng *r)
     }
 }
 
+/* Stored values are the reference init / scale (the router uses scale * stored); the last
+ * layer's range is widened by init_scale. With both 1 the values are the reference's exactly. */
 static void mos_router_init(MosRouter *rt, int xavier_last, Rng *r)
 {
-    float b1 = 1.0f / sqrtf((float)rt->in);
+    float b1 = 1.0f / sqrtf((float)rt->in) / rt->scale;
     mos_uniform(r, rt->w1, (size_t)rt->hidden * rt->in, b1);
     mos_uniform(r, rt->b1, (size_t)rt->hidden, b1);
     size_t n2 = (size_t)rt->out_max * rt->hidden;
+    float wide = rt->init_scale / rt->scale;
     if (xavier_last) {
-        mos_uniform(r, rt->w2, n2, sqrtf(6.0f / (float)(rt->out_max + rt->hidden)));
+        mos_uniform(r, rt->w2, n2, sqrtf(6.0f / (float)(rt->out_max + rt->hidden)) * wide);
         memset(rt->b2, 0, (size_t)rt->out_max * sizeof(float));
     } else {
-        float b2 = 1.0f / sqrtf((float)rt->hidden);
+        float b2 = 1.0f / sqrtf((float)rt->hidden) * wide;
         mos_uniform(r, rt->w2, n2, b2);
         mos_uniform(r, rt->b2, (size_t)rt->out_max, b2);
     }
+}
+
+void mos_ffn_router_options(MosFfn *l, float lr_scale, float init_scale)
+{
+    ASSERT(lr_scale > 0.0f && init_scale > 0.0f);
+    MosRouter *r[2] = {&l->g1.r, &l->g2.r};
+    for (int k = 0; k < 2; k++) {
+        r[k]->scale = lr_scale;
+        r[k]->init_scale = init_scale;
+    }
+    l->mixed = 0;
 }
 
 void mos_ffn_init(MosFfn *l, Rng *r)
@@ -207,15 +223,18 @@ void mos_ffn_init(MosFfn *l, Rng *r)
 
 /* ---- router MLP ----------------------------------------------------------------------------- */
 
-/* h (hidden), z (rows); w1 (hidden, in), w2 (out_max, hidden), first rows rows used. */
+/* h (hidden), z (rows); w1 (hidden, in), w2 (out_max, hidden), first rows rows used; every
+ * pre-activation is multiplied by k = r->scale (exact when k = 1). */
 void mos_router_forward(float *h, float *z, const MosRouter *r, const float *x, int rows)
 {
     ASSERT(rows >= 1 && rows <= r->out_max);
+    float k_ = r->scale;
     for (int k = 0; k < r->hidden; k++) {
         const float *w = r->w1 + (size_t)k * r->in;
         float a = r->b1[k];
         for (int j = 0; j < r->in; j++)
             a += w[j] * x[j];
+        a *= k_;
         h[k] = a > 0.0f ? a : 0.0f;
     }
     for (int o = 0; o < rows; o++) {
@@ -223,23 +242,25 @@ void mos_router_forward(float *h, float *z, const MosRouter *r, const float *x, 
         float a = r->b2[o];
         for (int k = 0; k < r->hidden; k++)
             a += w[k] * h[k];
-        z[o] = a;
+        z[o] = a * k_;
     }
 }
 
-/* With z = w2 h + b2 and h = ReLU(w1 x + b1):
- *   dw2[o,k] += dz[o] h[k], db2[o] += dz[o]          (rows o >= rows get nothing)
- *   dh[k] = sum_o w2[o,k] dz[o];  dpre[k] = dh[k] if h[k] > 0 else 0
- *   dw1[k,j] += dpre[k] x[j], db1[k] += dpre[k]       (x is data: no gradient wanted) */
+/* With z = k (w2 h + b2) and h = ReLU(k (w1 x + b1)), w1 .. b2 the stored parameters:
+ *   dw2[o,j] += k dz[o] h[j], db2[o] += k dz[o]          (rows o >= rows get nothing)
+ *   dh[j] = k sum_o w2[o,j] dz[o];  dpre[j] = dh[j] if h[j] > 0 else 0
+ *   dw1[j,i] += k dpre[j] x[i], db1[j] += k dpre[j]       (x is data: no gradient wanted)
+ * (k = 1 multiplies by exactly 1: the reference's arithmetic.) */
 void mos_router_backward(MosRouter *r, float *dh, const float *dz, const float *h,
                          const float *x, int rows)
 {
     ASSERT(rows >= 1 && rows <= r->out_max);
+    float k_ = r->scale;
     memset(dh, 0, (size_t)r->hidden * sizeof(float));
     for (int o = 0; o < rows; o++) {
         const float *w = r->w2 + (size_t)o * r->hidden;
         float *dw = r->dw2 + (size_t)o * r->hidden;
-        float g = dz[o];
+        float g = dz[o] * k_;
         for (int k = 0; k < r->hidden; k++) {
             dw[k] += g * h[k];
             dh[k] += g * w[k];
@@ -250,9 +271,10 @@ void mos_router_backward(MosRouter *r, float *dh, const float *dz, const float *
         if (h[k] <= 0.0f)
             continue;
         float *dw = r->dw1 + (size_t)k * r->in;
+        float g = dh[k] * k_;
         for (int j = 0; j < r->in; j++)
-            dw[j] += dh[k] * x[j];
-        r->db1[k] += dh[k];
+            dw[j] += g * x[j];
+        r->db1[k] += g;
     }
 }
 
@@ -380,15 +402,46 @@ static void mos_gate_backward(MosGate *gt, int m)
     mos_router_backward(&gt->r, gt->dh, gt->dz, gt->h, gt->x, gt->rows * m);
 }
 
-void mos_router_input(const SearchSpace *s, const Arch *a, int const_input,
+static int mos_choice_pick(const Choices *c, int largest)
+{
+    int v = c->v[0];
+    for (int i = 1; i < c->n; i++)
+        v = (largest ? c->v[i] > v : c->v[i] < v) ? c->v[i] : v;
+    return v;
+}
+
+/* Each raw feature is a value or a mean over layers of one choice list (the arbitrary-attention
+ * count grows with its code), so its extremes are at the smallest and largest choices. */
+void mos_feature_range(const SearchSpace *s, float lo[ARCH_FEATURES], float hi[ARCH_FEATURES])
+{
+    Arch ext[2];
+    arch_smallest(s, &ext[0]);
+    arch_largest(s, &ext[1]);
+    for (int e = 0; e < 2; e++)
+        for (int i = 0; i < ARCH_MAX_LAYERS; i++)
+            ext[e].dec_arbitrary[i] = mos_choice_pick(&s->dec_arbitrary, e);
+    arch_features_raw(&ext[0], lo);
+    arch_features_raw(&ext[1], hi);
+}
+
+void mos_router_input(const SearchSpace *s, const Arch *a, int const_input, RouterInput mode,
                       float x[ARCH_FEATURES])
 {
-    if (!const_input) {
+    if (const_input) {
+        for (int k = 0; k < ARCH_FEATURES; k++)
+            x[k] = 0.5f;
+        return;
+    }
+    if (mode == ROUTER_INPUT_RAW) {
         arch_features(s, a, x);
         return;
     }
+    ASSERT(mode == ROUTER_INPUT_CENTRED);
+    float lo[ARCH_FEATURES], hi[ARCH_FEATURES];
+    mos_feature_range(s, lo, hi);
+    arch_features_raw(a, x);
     for (int k = 0; k < ARCH_FEATURES; k++)
-        x[k] = 0.5f;
+        x[k] = hi[k] > lo[k] ? 2.0f * (x[k] - lo[k]) / (hi[k] - lo[k]) - 1.0f : 0.0f;
 }
 
 void mos_ffn_mix(MosFfn *l, const float x[ARCH_FEATURES], int d, int f)

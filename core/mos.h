@@ -23,10 +23,14 @@ typedef struct MosLinear {
     float *dw[MOS_MAX_EXPERTS], *db[MOS_MAX_EXPERTS];
 } MosLinear;
 
-/* Router MLP: x (in) -> h = ReLU(w1 x + b1) (hidden) -> z = w2[0:rows] h + b2[0:rows].
- * w1 is (hidden, in), w2 is (out_max, hidden); out_max = m (layer-wise) or m*n_out_max. */
+/* Router MLP: x (in) -> h = ReLU(k (w1 x + b1)) (hidden) -> z = k (w2[0:rows] h + b2[0:rows]).
+ * w1 is (hidden, in), w2 is (out_max, hidden); out_max = m (layer-wise) or m*n_out_max.
+ * k = scale (router-lr-scale, 1 by default) multiplies the stored parameters: Adam's step on a
+ * stored parameter is about lr whatever its gradient's scale, so the effective parameter k*w moves
+ * k times as fast (Adam's eps acts as eps/k). init_scale widens the last layer's init range. */
 typedef struct MosRouter {
     int in, hidden, out_max;
+    float scale, init_scale;
     float *w1, *b1, *w2, *b2;
     float *dw1, *db1, *dw2, *db2;
 } MosRouter;
@@ -102,18 +106,31 @@ void mos_ffn_setup(MosFfn *l, MosKind kind, int m, int hidden, int d_max, int f_
  * of mos_ffn_tensors in order (grads may be NULL: no backward). */
 void mos_ffn_point(MosFfn *l, const size_t *offsets, float *params, float *grads);
 
+/* Router options of every router of l (both 1 after mos_ffn_setup, which is the reference):
+ * lr_scale k > 0 (MosRouter.scale: the router computes with k times its stored parameters, so
+ * Adam moves it k times as fast) and init_scale > 0 (multiplies the last layer's init range).
+ * Call before mos_ffn_init, and with the same lr_scale the parameters were trained with. */
+void mos_ffn_router_options(MosFfn *l, float lr_scale, float init_scale);
+
 /* Reference init: experts independent xavier-uniform (gain 1) over the full max shape, zero bias;
  * router first layer PyTorch nn.Linear default (kaiming-uniform a=sqrt(5): U(+-1/sqrt(in)),
  * bias alike); last layer PyTorch default (layer-wise) or xavier-uniform with zero bias over
- * (m*n_out_max, hidden) (neuron-wise). */
+ * (m*n_out_max, hidden) (neuron-wise), its range times init_scale. The router's stored values
+ * are these divided by its scale, so the effective router at init does not depend on it. */
 void mos_ffn_init(MosFfn *l, Rng *r);
 
 /* ---- per update ----------------------------------------------------------------------------- */
 
-/* Router input for arch a: HAT's 10 normalised features (arch_features), or 0.5 everywhere
- * when const_input (the ablation in which the router cannot see the architecture). */
-void mos_router_input(const SearchSpace *s, const Arch *a, int const_input,
+/* Router input for arch a: 0.5 everywhere when const_input (the ablation in which the router
+ * cannot see the architecture); else HAT's 10 features, with mode ROUTER_INPUT_RAW normalised
+ * by the space's maxima (arch_features, HAT), with ROUTER_INPUT_CENTRED mapped linearly from
+ * [lo, hi] to [-1, 1], where lo and hi are the feature's values at the space's smallest and
+ * largest choices (0 for a feature with one value in the space). */
+void mos_router_input(const SearchSpace *s, const Arch *a, int const_input, RouterInput mode,
                       float x[ARCH_FEATURES]);
+
+/* The [lo, hi] of each raw feature (arch_features_raw) over the space's choices. */
+void mos_feature_range(const SearchSpace *s, float lo[ARCH_FEATURES], float hi[ARCH_FEATURES]);
 
 /* Makes l->w1, b1, w2, b2 hold W(a) for router input x and slice (d, f) (d <= d_max, f <= f_max).
  * Reuses them when the key is unchanged since the last call and the parameters have not changed;

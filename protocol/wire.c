@@ -304,11 +304,14 @@ int wire_recv(void *sock, WireFrames *f, int timeout_ms, ProtoErr *e)
 {
     zmq_pollitem_t item = { .socket = sock, .events = ZMQ_POLLIN };
     f->n = 0;
-    int rc = zmq_poll(&item, 1, timeout_ms);
-    if (rc < 0)
-        return zmq_errno() == EINTR ? 0 : proto_err(e, "poll: %s", zmq_strerror(zmq_errno()));
-    if (rc == 0 || !(item.revents & ZMQ_POLLIN))
-        return 0;
+    if (timeout_ms != 0) {   /* 0: straight to the non-blocking receive, no poll round */
+        int rc = zmq_poll(&item, 1, timeout_ms);
+        if (rc < 0)
+            return zmq_errno() == EINTR ? 0
+                                        : proto_err(e, "poll: %s", zmq_strerror(zmq_errno()));
+        if (rc == 0 || !(item.revents & ZMQ_POLLIN))
+            return 0;
+    }
     for (;;) {
         if (f->n == WIRE_FRAMES_MAX) {
             drain_rest(sock);

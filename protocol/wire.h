@@ -92,7 +92,8 @@ int wire_publish(void *pub, const char *topic, const void *body, size_t n);
 int wire_send_body(void *dealer, const void *body, size_t n);
 int wire_send_routed(void *router, const void *id, size_t idn, const void *body, size_t n);
 
-/* Waits up to timeout_ms (0: poll, -1: forever) for one message and receives all its frames.
+/* Waits up to timeout_ms (0: do not wait, -1: forever) for one message and receives all its
+ * frames; with 0 it makes one non-blocking receive and no poll call (cheap to call in a loop).
  * Returns 1 with f filled, 0 on timeout, -2 when the message had more than WIRE_FRAMES_MAX
  * frames (drained and discarded: count it as bad input), -1 on a socket error. */
 int wire_recv(void *sock, WireFrames *f, int timeout_ms, ProtoErr *e);

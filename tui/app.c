@@ -145,8 +145,13 @@ static void key_mouse(App *a)
     layout_compute(LINES, COLS, a->preset, &l);
     for (int p = 0; p < PANEL_KEYBAR && !l.too_small; p++) {
         Rect r = l.r[p];
-        if (ev.y >= r.y && ev.y < r.y + r.h && ev.x >= r.x && ev.x < r.x + r.w)
-            a->view.focus = p;
+        if (!layout_visible(&l, p) || ev.y < r.y || ev.y >= r.y + r.h || ev.x < r.x
+            || ev.x >= r.x + r.w)
+            continue;
+        a->view.focus = p;   /* a click focuses the panel under it ... */
+        int pick = p == PANEL_FRONT ? panel_front_pick(r, a->store, &a->view, ev.y, ev.x) : -1;
+        if (pick >= 0)
+            a->view.front_cursor = pick;   /* ... and on a front point, selects that point */
     }
 }
 
@@ -279,9 +284,9 @@ static int app_drain(App *a, double now)
     return more;
 }
 
-/* Waits for input. While a change waits for its frame (at most APP_FPS frames a second), only
- * the keyboard is watched: messages queue in ZeroMQ and are drained in one go at the frame,
- * so a busy worker costs a few wake-ups per frame, not one per message. */
+/* Waits for input. While a change waits for its frame, only the keyboard is watched: messages
+ * queue in ZeroMQ and are drained in one go at the frame, so a busy worker costs a few wake-ups
+ * per frame, not one per message. */
 static void app_poll(App *a, int timeout_ms, int sockets)
 {
     zmq_pollitem_t items[APP_MAX_CONNECT * 2 + 1];
@@ -292,11 +297,20 @@ static void app_poll(App *a, int timeout_ms, int sockets)
     zmq_poll(items, n, timeout_ms);   /* EINTR (SIGWINCH, quit signals) just ends the wait */
 }
 
+/* When the next frame is due: soon after a key (1/APP_FPS), at the refresh period after new
+ * data, else after a second (heartbeat ages, the key bar's notices); < 0 when nothing waits. */
+static double app_next_frame(const App *a)
+{
+    if (a->dirty)
+        return a->last_draw + 1.0 / APP_FPS;
+    if (a->store->version != a->drawn_version)
+        return a->last_draw + a->opt.refresh_ms * 1e-3;
+    return a->last_draw + 1.0;
+}
+
 static int app_timeout(const App *a, double now)
 {
-    double frame = 1.0 / APP_FPS;
-    int changed = a->dirty || a->store->version != a->drawn_version;
-    double wait = changed ? a->last_draw + frame - now : a->last_draw + 1.0 - now;
+    double wait = app_next_frame(a) - now;
     return wait <= 0 ? 0 : (int)(wait * 1000) + 1;
 }
 
@@ -322,8 +336,7 @@ int app_run(App *a)
         int more = app_drain(a, now);
         for (int ch; (ch = getch()) != ERR;)
             app_key(a, ch);
-        int changed = a->dirty || a->store->version != a->drawn_version;
-        if ((changed && now - a->last_draw >= 1.0 / APP_FPS) || now - a->last_draw >= 1.0)
+        if (now >= app_next_frame(a))
             app_draw(a, now);
         int waiting = a->dirty || a->store->version != a->drawn_version;
         app_poll(a, more ? 0 : app_timeout(a, app_clock()), !waiting);

@@ -1,6 +1,7 @@
 /* The dashboard application: options, sources, the poll loop (sockets + keyboard), key
  * dispatch through the keymap, prompts and confirmations, and drawing the panels from the
- * store at most ~15 times a second and only when something changed. Invariant: every path out
+ * store only when something changed: a key's effect within 1/APP_FPS s, new data at most
+ * every refresh_ms (messages wait in ZeroMQ's queue meanwhile and are applied in one go). Invariant: every path out
  * of app_run restores the terminal (crt_done). */
 #ifndef TUI_APP_H
 #define TUI_APP_H
@@ -9,7 +10,8 @@
 #include "store.h"
 
 #define APP_MAX_CONNECT STORE_WORKERS_MAX
-#define APP_FPS 15
+#define APP_FPS 15            /* frames a second at most while keys change the view */
+#define APP_REFRESH_MS 200    /* default: new data is drawn at most this often (--refresh) */
 
 typedef struct AppOptions {
     const char *connect[APP_MAX_CONNECT];   /* endpoints: "PUB[,CTL]" or a run directory */
@@ -19,6 +21,7 @@ typedef struct AppOptions {
     const char *theme;                       /* theme name or path (NULL: dark) */
     CrtOptions crt;
     int wait_ms;                             /* how long --run-dir waits for a worker */
+    int refresh_ms;                          /* new data drawn at most this often */
 } AppOptions;
 
 typedef struct App App;

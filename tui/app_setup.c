@@ -184,6 +184,8 @@ int app_new(App **out, const AppOptions *opt, char *err, size_t err_len)
         return -1;
     }
     a->opt = *opt;
+    if (a->opt.refresh_ms <= 0)
+        a->opt.refresh_ms = APP_REFRESH_MS;
     const char *theme = opt->theme ? opt->theme : "dark";
     for (int i = 0; i < theme_builtin_count; i++)
         if (strcmp(theme, theme_builtin_names[i]) == 0)

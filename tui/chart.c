@@ -188,37 +188,39 @@ static void utf8_encode(unsigned cp, char out[8])
     }
 }
 
-static int mark_glyph(const ChartCanvas *c, int mark, char out[8])
+static unsigned mark_glyph(const ChartCanvas *c, int mark)
 {
     static const unsigned uni[CHART_MARK_COUNT] = { 0, 0x2022, 0x25c6, 0x25c9, 0x2502, 0x2500 };
     static const char asc[CHART_MARK_COUNT] = { 0, '.', '#', '@', '|', '-' };
-    if (c->glyphs == CHART_ASCII)
-        utf8_encode((unsigned char)asc[mark], out);
-    else
-        utf8_encode(uni[mark], out);
-    return 1;
+    return c->glyphs == CHART_ASCII ? (unsigned char)asc[mark] : uni[mark];
 }
 
-int chart_cell(const ChartCanvas *c, int row, int col, char out[8], int *role)
+unsigned chart_cell_cp(const ChartCanvas *c, int row, int col, int *role)
 {
-    out[0] = '\0';
     if (row < 0 || col < 0 || row >= c->h || col >= c->w)
         return 0;
     if (c->mark[row][col] != CHART_MARK_NONE) {
         *role = c->mark_role[row][col];
-        return mark_glyph(c, c->mark[row][col], out);
+        return mark_glyph(c, c->mark[row][col]);
     }
     uint8_t d = c->dots[row][col];
     if (!d)
         return 0;
     *role = c->role[row][col];
     if (c->glyphs == CHART_BRAILLE)
-        utf8_encode(0x2800u + d, out);
-    else if (c->glyphs == CHART_BLOCK)
-        utf8_encode(d == 1 ? 0x2580u : d == 2 ? 0x2584u : 0x2588u, out);
-    else
-        utf8_encode((unsigned char)c->ascii[row][col], out);
-    return 1;
+        return 0x2800u + d;
+    if (c->glyphs == CHART_BLOCK)
+        return d == 1 ? 0x2580u : d == 2 ? 0x2584u : 0x2588u;
+    return (unsigned char)c->ascii[row][col];
+}
+
+int chart_cell(const ChartCanvas *c, int row, int col, char out[8], int *role)
+{
+    unsigned cp = chart_cell_cp(c, row, col, role);
+    out[0] = '\0';
+    if (cp)
+        utf8_encode(cp, out);
+    return cp != 0;
 }
 
 int chart_fit(ChartAxis *ax, const double *x, const double *y, int n, int first)

@@ -66,6 +66,10 @@ void chart_hline(ChartCanvas *c, const ChartAxis *ax, double y, int role);
  * *role gets the colour role to draw it with. */
 int chart_cell(const ChartCanvas *c, int row, int col, char out[8], int *role);
 
+/* The same glyph as a Unicode code point (ASCII in ASCII mode), 0 for an empty cell: what the
+ * screen copy uses, with no UTF-8 round trip per cell. */
+unsigned chart_cell_cp(const ChartCanvas *c, int row, int col, int *role);
+
 /* Fits the axis to the data: y range over finite (positive when logy) values, no margin;
  * x range over the points; first=0 widens the current range instead of replacing it. Leaves
  * the axis unchanged when there is no usable point. Returns the number of usable points. */

@@ -29,6 +29,7 @@ static void usage(FILE *f)
         "  --glyphs G      chart glyphs: braille, block or ascii (default: by terminal)\n"
         "  --force-utf8    assume a UTF-8 terminal even if the locale says otherwise\n"
         "  --wait MS       how long --run-dir waits for a worker to answer (default 1500)\n"
+        "  --refresh MS    draw new data at most every MS ms (default 200; keys act at once)\n"
         "  --keys          print the key list (Markdown) and exit\n"
         "  --help          this text\n"
         "Keys: q quits the dashboard only (workers keep running); ? or F1 lists every key.\n");
@@ -45,12 +46,12 @@ static int parse_glyphs(const char *s, CrtGlyphs *g)
     return -1;
 }
 
-static int parse_wait(const char *s, int *ms)
+static int parse_ms(const char *opt, const char *s, long lo, long hi, int *ms)
 {
     char *end;
     long v = strtol(s, &end, 10);
-    if (*end || end == s || v < 0 || v > 600000) {
-        fprintf(stderr, "mos-dash: --wait %s: expected milliseconds, 0..600000\n", s);
+    if (*end || end == s || v < lo || v > hi) {
+        fprintf(stderr, "mos-dash: %s %s: expected milliseconds, %ld..%ld\n", opt, s, lo, hi);
         return -1;
     }
     *ms = (int)v;
@@ -60,13 +61,14 @@ static int parse_wait(const char *s, int *ms)
 static int parse_args(int argc, char **argv, AppOptions *o)
 {
     enum { O_CONNECT = 256, O_RUN_DIR, O_REPLAY, O_THEME, O_NO_MOUSE, O_NO_COLOR, O_GLYPHS,
-           O_UTF8, O_WAIT, O_KEYS, O_HELP };
+           O_UTF8, O_WAIT, O_REFRESH, O_KEYS, O_HELP };
     static const struct option opts[] = {
         { "connect", required_argument, 0, O_CONNECT }, { "run-dir", required_argument, 0, O_RUN_DIR },
         { "replay", required_argument, 0, O_REPLAY }, { "theme", required_argument, 0, O_THEME },
         { "no-mouse", no_argument, 0, O_NO_MOUSE }, { "no-color", no_argument, 0, O_NO_COLOR },
         { "glyphs", required_argument, 0, O_GLYPHS }, { "force-utf8", no_argument, 0, O_UTF8 },
-        { "wait", required_argument, 0, O_WAIT }, { "keys", no_argument, 0, O_KEYS },
+        { "wait", required_argument, 0, O_WAIT }, { "refresh", required_argument, 0, O_REFRESH },
+        { "keys", no_argument, 0, O_KEYS },
         { "help", no_argument, 0, O_HELP }, { 0, 0, 0, 0 },
     };
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -85,7 +87,11 @@ static int parse_args(int argc, char **argv, AppOptions *o)
         case O_NO_COLOR: o->crt.no_color = 1; break;
         case O_UTF8: o->crt.force_utf8 = 1; break;
         case O_WAIT:
-            if (parse_wait(optarg, &o->wait_ms) != 0)
+            if (parse_ms("--wait", optarg, 0, 600000, &o->wait_ms) != 0)
+                return 2;
+            break;
+        case O_REFRESH:
+            if (parse_ms("--refresh", optarg, 20, 10000, &o->refresh_ms) != 0)
                 return 2;
             break;
         case O_GLYPHS:
@@ -109,7 +115,8 @@ static int parse_args(int argc, char **argv, AppOptions *o)
 
 int main(int argc, char **argv)
 {
-    AppOptions o = { .crt = { .mouse = 1, .glyphs = CRT_GLYPHS_AUTO }, .wait_ms = 1500 };
+    AppOptions o = { .crt = { .mouse = 1, .glyphs = CRT_GLYPHS_AUTO }, .wait_ms = 1500,
+                     .refresh_ms = APP_REFRESH_MS };
     int rc = parse_args(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? 0 : rc;

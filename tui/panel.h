@@ -33,6 +33,10 @@ void panel_status_draw(Rect r, const Store *s, const View *v);
 void panel_latency_draw(Rect r, const Store *s, const View *v);
 void panel_log_draw(Rect r, const Store *s, const View *v);
 
+/* The index of the front point drawn at screen cell (y, x) or next to it (2 columns, 1 row),
+ * for a front panel drawn in r; -1 when there is none. Uses v->canvas as scratch. */
+int panel_front_pick(Rect r, const Store *s, const View *v, int y, int x);
+
 /* ---- widgets shared by the panels (tui/widget.c) ------------------------------------------ */
 
 /* Draws the border and title of r (focused: highlighted); returns the inner rectangle. */

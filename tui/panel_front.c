@@ -1,9 +1,11 @@
 /* Pareto front panel: every evaluated subnet the store remembers as a point (latency vs
  * validation loss), the latest front highlighted, dominated points dim, the latency target as
- * a vertical line, and a cursor over the front with the point's details below. Latency is the
- * measured one when known, else the predicted one. Invariant: the cursor index is clamped. */
+ * a vertical line, and a cursor over the front with the point's details below; a mouse click
+ * picks the front point under it (panel_front_pick uses the drawing's own geometry). Latency is
+ * the measured one when known, else the predicted one. Invariant: the cursor index is clamped. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "panel.h"
@@ -122,4 +124,31 @@ void panel_front_draw(Rect r, const Store *s, const View *v)
                 hi);
     if (count > 0)
         front_details(in.y + ch + 1, in, &w->front.points[cur], cur, count);
+}
+
+int panel_front_pick(Rect r, const Store *s, const View *v, int y, int x)
+{
+    const StoreWorker *w = view_worker(s, v);
+    ChartAxis ax = { 0 };
+    if (!w || !w->has_front || !front_axis(w, v, &ax))
+        return -1;
+    Rect in = { r.y + 1, r.x + 1, r.h - 2, r.w - 2 };   /* as widget_box */
+    int label_w = 7, ch = in.h - 3, cw = in.w - label_w;
+    if (ch < 1 || cw < 4)
+        return -1;
+    chart_begin(v->canvas, cw, ch, v->glyphs);           /* geometry only: scratch canvas */
+    int count = (int)(w->front.points_n < PROTO_FRONT_MAX ? w->front.points_n : PROTO_FRONT_MAX);
+    int best = -1, best_d = 0;
+    for (int i = 0; i < count; i++) {
+        const MsgFrontPoint *p = &w->front.points[i];
+        int col = chart_col(v->canvas, &ax, front_latency(p));
+        int row = chart_row(v->canvas, &ax, front_y(p, v));
+        if (col < 0 || row < 0)
+            continue;
+        int dx = in.x + label_w + col - x, dy = in.y + row - y;
+        int d = dx * dx + 4 * dy * dy;   /* cells are about twice as high as wide */
+        if (abs(dx) <= 2 && abs(dy) <= 1 && (best < 0 || d < best_d))
+            best = i, best_d = d;
+    }
+    return best;
 }

@@ -19,6 +19,30 @@ const StoreWorker *view_worker(const Store *s, const View *v)
     return &s->w[v->worker];
 }
 
+/* One cell with the current attributes, through the wide-character API: no UTF-8 decoding per
+ * cell (mvaddstr of a glyph goes through mbrtowc byte by byte). */
+static void put_cp(int y, int x, unsigned cp)
+{
+    cchar_t cc;
+    wchar_t s[2] = { (wchar_t)cp, L'\0' };
+    setcchar(&cc, s, A_NORMAL, 0, NULL);
+    mvadd_wch(y, x, &cc);
+}
+
+/* n copies of cp from (y, x) rightwards (horizontal) or downwards. */
+static void put_run(int y, int x, unsigned cp, int n, int horizontal)
+{
+    cchar_t cc;
+    wchar_t s[2] = { (wchar_t)cp, L'\0' };
+    if (n <= 0)
+        return;
+    setcchar(&cc, s, A_NORMAL, 0, NULL);
+    if (horizontal)
+        mvhline_set(y, x, &cc, n);
+    else
+        mvvline_set(y, x, &cc, n);
+}
+
 /* Writes a UTF-8 string clipped to maxw display columns; returns columns used. */
 static int put_clipped(int y, int x, int maxw, const char *text)
 {
@@ -70,19 +94,14 @@ Rect widget_box(Rect r, const char *title, int focused)
     /* Unicode box drawing on UTF-8 terminals (ACS breaks on PuTTY and some tmux setups),
      * plain ASCII otherwise. */
     int u = crt_utf8();
-    const char *h = u ? "\u2500" : "-", *vb = u ? "\u2502" : "|";
-    for (int x = r.x + 1; x < r.x + r.w - 1; x++) {
-        mvaddstr(r.y, x, h);
-        mvaddstr(r.y + r.h - 1, x, h);
-    }
-    for (int y = r.y + 1; y < r.y + r.h - 1; y++) {
-        mvaddstr(y, r.x, vb);
-        mvaddstr(y, r.x + r.w - 1, vb);
-    }
-    mvaddstr(r.y, r.x, u ? "\u250c" : "+");
-    mvaddstr(r.y, r.x + r.w - 1, u ? "\u2510" : "+");
-    mvaddstr(r.y + r.h - 1, r.x, u ? "\u2514" : "+");
-    mvaddstr(r.y + r.h - 1, r.x + r.w - 1, u ? "\u2518" : "+");
+    put_run(r.y, r.x + 1, u ? 0x2500 : '-', r.w - 2, 1);
+    put_run(r.y + r.h - 1, r.x + 1, u ? 0x2500 : '-', r.w - 2, 1);
+    put_run(r.y + 1, r.x, u ? 0x2502 : '|', r.h - 2, 0);
+    put_run(r.y + 1, r.x + r.w - 1, u ? 0x2502 : '|', r.h - 2, 0);
+    put_cp(r.y, r.x, u ? 0x250c : '+');
+    put_cp(r.y, r.x + r.w - 1, u ? 0x2510 : '+');
+    put_cp(r.y + r.h - 1, r.x, u ? 0x2514 : '+');
+    put_cp(r.y + r.h - 1, r.x + r.w - 1, u ? 0x2518 : '+');
     attrset(A_NORMAL);
     if (title && r.w > 6) {
         mvaddch(r.y, r.x + 1, ' ');
@@ -102,14 +121,17 @@ void widget_waiting(Rect inner, const char *text)
 
 void widget_canvas(const ChartCanvas *c, int y, int x)
 {
-    char g[8];
-    int role;
+    int role, last = -1;
     for (int r = 0; r < c->h; r++)
-        for (int col = 0; col < c->w; col++)
-            if (chart_cell(c, r, col, g, &role)) {
+        for (int col = 0; col < c->w; col++) {
+            unsigned cp = chart_cell_cp(c, r, col, &role);
+            if (!cp)
+                continue;
+            if (role != last)
                 attrset(crt_attr(role));
-                mvaddstr(y + r, x + col, g);
-            }
+            last = role;
+            put_cp(y + r, x + col, cp);
+        }
     attrset(A_NORMAL);
 }
 
@@ -135,12 +157,10 @@ void widget_bar(int y, int x, int width, double frac, int role)
     frac = frac < 0 ? 0 : frac > 1 ? 1 : frac;
     int eighths = (int)(frac * width * 8 + 0.5);
     attrset(crt_attr(role));
-    static const char *const part[8] = { "", "\u258f", "\u258e", "\u258d", "\u258c", "\u258b",
-                                         "\u258a", "\u2589" };
+    static const unsigned part[8] = { 0, 0x258f, 0x258e, 0x258d, 0x258c, 0x258b, 0x258a, 0x2589 };
     int full = eighths / 8;
-    for (int i = 0; i < full; i++)
-        mvaddstr(y, x + i, crt_utf8() ? "\u2588" : "#");
+    put_run(y, x, crt_utf8() ? 0x2588 : '#', full, 1);
     if (full < width && eighths % 8 && crt_utf8())
-        mvaddstr(y, x + full, part[eighths % 8]);
+        put_cp(y, x + full, part[eighths % 8]);
     attrset(A_NORMAL);
 }

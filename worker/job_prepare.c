@@ -16,6 +16,11 @@ int job_prepare_done(const JobEnv *env)
     return access(path, R_OK) == 0;
 }
 
+static void job_prepare_note(void *ctx, const char *line)
+{
+    jobctl_log((JobCtl *)ctx, "info", "prepare: %s", line);
+}
+
 int job_prepare_run(const JobEnv *env, MosErr *err)
 {
     char *argv[] = { "--run-dir", (char *)env->run_dir };
@@ -25,6 +30,8 @@ int job_prepare_run(const JobEnv *env, MosErr *err)
     PrepareOpts o;
     prepare_opts_from_args(&a, &o);
     o.run_dir = env->run_dir;
+    o.note = job_prepare_note;
+    o.note_ctx = env->ctl;
     jobctl_set_progress(env->ctl, "prepare", 0, 0, 0);
     return prepare_run(&o, err);
 }

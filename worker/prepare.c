@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,19 @@ const PrepPackage prepare_packages[] = {
     { "nano", "GNU nano" },
 };
 const int prepare_npackages = (int)(sizeof prepare_packages / sizeof prepare_packages[0]);
+
+void prep_say(const Prep *p, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    printf("mos prepare: %s\n", line);
+    fflush(stdout);
+    if (p->o->note)
+        p->o->note(p->o->note_ctx, line);
+}
 
 const char *prep_path(const Prep *p, char *buf, const char *name)
 {
@@ -108,9 +122,9 @@ static void prep_fp_options(Prep *p)
     prep_fp_add(p, "max_words,clean,pretokenized", num);
 }
 
-/* Holds RUN/.prepare.lock (flock) for the life of the process, so that two `mos prepare` in
- * the same run directory cannot build into the same scratch folder. */
-static int prep_lock(const char *abs_run, MosErr *e)
+/* Takes RUN/.prepare.lock (flock) until prepare_run returns (p->lock_fd), so that two
+ * `mos prepare` in the same run directory cannot build into the same scratch folder. */
+static int prep_lock(Prep *p, const char *abs_run, MosErr *e)
 {
     char path[PATH_MAX];
     int fd = open(fs_join(path, abs_run, ".prepare.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -120,7 +134,8 @@ static int prep_lock(const char *abs_run, MosErr *e)
         close(fd);
         return err_set(e, "another mos prepare is running in %s", abs_run);
     }
-    return 0;       /* the descriptor stays open: the lock ends with the process */
+    p->lock_fd = fd;
+    return 0;
 }
 
 /* Creates RUN and an empty RUN/.data.new; resolves paths. */
@@ -132,7 +147,7 @@ static int prep_dirs(Prep *p, MosErr *e)
     char abs[PATH_MAX];
     if (!realpath(run, abs))
         return err_set(e, "%s: %s", run, strerror(errno));
-    if (prep_lock(abs, e) < 0)
+    if (prep_lock(p, abs, e) < 0)
         return -1;
     if (snprintf(p->tmp, sizeof p->tmp, "%s/.data.new", abs) >= (int)sizeof p->tmp ||
         snprintf(p->data, sizeof p->data, "%s/data", run) >= (int)sizeof p->data)
@@ -190,6 +205,9 @@ static void prep_done(Prep *p)
     json_decref(p->versions);
     free(p->pkg_buf);
     free(p->pkgs);
+    if (p->lock_fd >= 0)
+        close(p->lock_fd);
+    p->lock_fd = -1;
 }
 
 static int prep_build(Prep *p, MosErr *e)
@@ -206,7 +224,7 @@ int prepare_run(const PrepareOpts *o, MosErr *e)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (prep_check_opts(o, e) < 0)
         return -1;
-    Prep p = { .o = o };
+    Prep p = { .o = o, .lock_fd = -1 };
     corpus_init(&p.main, o->max_words);
     for (int s = 0; s < CORPUS_SPLIT_COUNT; s++)
         corpus_init(&p.given[s], o->max_words);
@@ -218,10 +236,10 @@ int prepare_run(const PrepareOpts *o, MosErr *e)
     if (rc == 0) {
         sha256_hex(&p.fp, p.fingerprint);
         if (!o->force && prep_up_to_date(&p)) {
-            printf("mos prepare: %s is up to date (same inputs and options; --force rebuilds)\n",
-                   p.data);
+            prep_say(&p, "%s is up to date (same inputs and options; --force rebuilds)", p.data);
+            rc = fs_rm_rf(p.tmp, e);
             prep_done(&p);
-            return fs_rm_rf(p.tmp, e);
+            return rc;
         }
         rc = prep_build(&p, e);
     }
@@ -230,8 +248,8 @@ int prepare_run(const PrepareOpts *o, MosErr *e)
     prep_done(&p);
     if (rc == 0) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        printf("mos prepare: wrote %s in %.1f s\n", p.data,
-               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+        prep_say(&p, "wrote %s in %.1f s", p.data,
+                 (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     }
     return rc;
 }

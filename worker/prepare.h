@@ -32,6 +32,10 @@ typedef struct PrepareOpts {
     int pretokenized;           /* user text is already tokenized; ids from vocab_file */
     const char *vocab_file;     /* fairseq dict.txt */
     int force;                  /* rebuild even when data/ is up to date */
+    /* Optional: each one-line stage message (without the "mos prepare: " prefix) is also
+     * passed here, e.g. to the worker's log; called from the thread running prepare_run. */
+    void (*note)(void *ctx, const char *line);
+    void *note_ctx;
 } PrepareOpts;
 
 /* Runs the whole stage. Returns 0 (also when data/ was already up to date) or -1 with a

@@ -33,7 +33,11 @@ typedef struct Prep {
     int npkgs;
     int vocab_size;
     int bpe_marker;
+    int lock_fd;                    /* RUN/.prepare.lock, held until prep_done; -1 before */
 } Prep;
+
+/* Prints "mos prepare: <line>" to stdout (flushed) and passes the line to o->note if set. */
+void prep_say(const Prep *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "TMP/name" into buf (PATH_MAX). */
 const char *prep_path(const Prep *p, char *buf, const char *name);

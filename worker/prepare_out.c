@@ -46,9 +46,8 @@ static int out_spm(Prep *p, MosErr *e)
                       "--unk_id=1", "--bos_id=2", "--eos_id=3", threads,
                       "--random_seed=" OUT_SPM_SEED, "--input_sentence_size=0",
                       "--shuffle_input_sentence=false", "--hard_vocab_limit=false", NULL };
-    printf("mos prepare: training SentencePiece (unigram, vocab %d, %d threads) on train\n",
-           o->vocab, o->threads);
-    fflush(stdout);
+    prep_say(p, "training SentencePiece (unigram, vocab %d, %d threads) on train", o->vocab,
+             o->threads);
     if (proc_run(train, p->tmp, NULL, prep_path(p, log, "spm_train.log"), e) < 0 ||
         out_count_lines(prep_path(p, path, "spm.vocab"), &p->vocab_size, e) < 0)
         return -1;
@@ -156,7 +155,7 @@ int prep_tokenize(Prep *p, MosErr *e)
 {
     if ((p->o->pretokenized ? out_dict(p, e) : out_spm(p, e)) < 0)
         return -1;
-    printf("mos prepare: vocabulary %d (pad 0, unk 1, bos 2, eos 3)\n", p->vocab_size);
+    prep_say(p, "vocabulary %d (pad 0, unk 1, bos 2, eos 3)", p->vocab_size);
     return out_check_ids(p, e);
 }
 

@@ -233,9 +233,8 @@ static int src_debian(Prep *p, MosErr *e)
     argv[0] = "apt-get";
     argv[1] = "download";
     memcpy(argv + 2, p->pkgs, (size_t)p->npkgs * sizeof *argv);
-    printf("mos prepare: downloading %d Debian package%s (apt-get download)\n", p->npkgs,
-           p->npkgs == 1 ? "" : "s");
-    fflush(stdout);
+    prep_say(p, "downloading %d Debian package%s (apt-get download)", p->npkgs,
+             p->npkgs == 1 ? "" : "s");
     int rc = proc_run(argv, debs, NULL, prep_path(p, log, "apt-get.log"), e);
     free(argv);
     if (rc < 0 && e) {
@@ -282,7 +281,7 @@ static int src_mo_dir(Prep *p, MosErr *e)
     int n;
     if (src_list_mo(p->o->mo_dir, &list, &n, e) < 0)
         return -1;
-    printf("mos prepare: reading %d catalogs from %s\n", n, p->o->mo_dir);
+    prep_say(p, "reading %d catalogs from %s", n, p->o->mo_dir);
     int rc = 0;
     for (int i = 0; rc == 0 && i < n; i++) {
         char path[PATH_MAX], sha[65];
@@ -406,8 +405,8 @@ static int src_user_split(Prep *p, int s, MosErr *e)
 
 static int src_user(Prep *p, MosErr *e)
 {
-    printf("mos prepare: reading your parallel text%s\n",
-           p->o->clean ? " (--clean: filtering like the default corpus)" : "");
+    prep_say(p, "reading your parallel text%s",
+             p->o->clean ? " (--clean: filtering like the default corpus)" : "");
     for (int s = 0; s < CORPUS_SPLIT_COUNT; s++)
         if (src_user_split(p, s, e) < 0)
             return -1;

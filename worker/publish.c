@@ -16,6 +16,89 @@ static double unix_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void send_one(Publisher *p, const char *topic, const void *body, size_t len)
+{
+    if (p->send(p->send_ctx, topic, body, len) < 0)
+        p->send_drops++;
+}
+
+void publisher_flush(Publisher *p)
+{
+    if (p->pending_len == 0)
+        return;
+    size_t off = 0;
+    while (off < p->pending_len) {
+        char topic[256];
+        size_t tl = p->pending[off++];
+        memcpy(topic, p->pending + off, tl);
+        topic[tl] = '\0';
+        off += tl;
+        uint32_t len;
+        memcpy(&len, p->pending + off, sizeof len);
+        off += sizeof len;
+        send_one(p, topic, p->pending + off, len);
+        off += len;
+    }
+    p->pending_len = 0;
+    p->last_send = mono_now();
+}
+
+int publisher_flush_due_ms(const Publisher *p)
+{
+    if (p->pending_len == 0)
+        return -1;
+    double left = p->last_send + p->coalesce_ms * 1e-3 - mono_now();
+    return left <= 0 ? 0 : (int)(left * 1000.0) + 1;
+}
+
+/* Holds a message back; 0, or -1 (out of memory: the caller sends it at once instead). */
+static int hold(Publisher *p, const char *topic, const void *body, size_t len)
+{
+    size_t tl = strlen(topic), need = 1 + tl + sizeof(uint32_t) + len;
+    if (p->pending_len > 0 && p->pending_len + need > PUBLISH_PENDING_MAX)
+        publisher_flush(p);
+    if (p->pending_len + need > p->pending_cap) {
+        size_t cap = p->pending_cap ? p->pending_cap : 16384;
+        while (cap < p->pending_len + need)
+            cap *= 2;
+        unsigned char *nb = realloc(p->pending, cap);
+        if (!nb)
+            return -1;
+        p->pending = nb;
+        p->pending_cap = cap;
+    }
+    unsigned char *at = p->pending + p->pending_len;
+    uint32_t l32 = (uint32_t)len;
+    *at++ = (unsigned char)tl;
+    memcpy(at, topic, tl);
+    memcpy(at + tl, &l32, sizeof l32);
+    memcpy(at + tl + sizeof l32, body, len);
+    p->pending_len += need;
+    return 0;
+}
+
+/* Sends now, or holds back within the coalescing window (order is kept either way). */
+static void publisher_send(Publisher *p, const char *topic, const void *body, size_t len)
+{
+    if (p->coalesce_ms > 0 && strlen(topic) < 256) {
+        double now = mono_now();
+        if (p->pending_len > 0 || now - p->last_send < p->coalesce_ms * 1e-3) {
+            if (hold(p, topic, body, len) == 0)
+                return;
+            publisher_flush(p);
+        }
+        p->last_send = now;
+    }
+    send_one(p, topic, body, len);
+}
+
 void publisher_record(History *h, const Msg *m, const void *body, size_t len)
 {
     char name[HISTORY_NAME_MAX];
@@ -106,6 +189,9 @@ void publisher_close(Publisher *p)
     msg_buf_done(&p->buf);
     free(p->scratch);
     p->scratch = NULL;
+    free(p->pending);
+    p->pending = NULL;
+    p->pending_len = p->pending_cap = 0;
 }
 
 int publisher_publish(Publisher *p, Msg *m, MosErr *err)
@@ -126,8 +212,8 @@ int publisher_publish(Publisher *p, Msg *m, MosErr *err)
     }
     p->seq = m->seq;
     publisher_record(&p->hist, m, p->buf.data, p->buf.len);
-    if (p->send && p->send(p->send_ctx, msg_type_name(m->type), p->buf.data, p->buf.len) < 0)
-        p->send_drops++;
+    if (p->send)
+        publisher_send(p, msg_type_name(m->type), p->buf.data, p->buf.len);
     p->published++;
     return 0;
 }

@@ -177,6 +177,9 @@ static void main_loop(Worker *w)
         int wait_ms = (int)((next_beat - now) * 1000.0) + 1;
         if (wait_ms > POLL_MS)
             wait_ms = POLL_MS;
+        int flush_ms = publisher_flush_due_ms(&w->pub);   /* held-back messages */
+        if (flush_ms >= 0 && flush_ms < wait_ms)
+            wait_ms = flush_ms;
         int cmd_ready = 0, fd_ready = 0;
         worker_io_poll(w->io, w->job.notify_fd, wait_ms, &cmd_ready, &fd_ready);
         if (got_signal)
@@ -184,8 +187,11 @@ static void main_loop(Worker *w)
         drain_events(w);
         handle_commands(w);
         extraction_check(w, 0);
+        if (publisher_flush_due_ms(&w->pub) == 0)
+            publisher_flush(&w->pub);
         if (atomic_load(&w->job_ended)) {
             drain_events(w);
+            publisher_flush(&w->pub);
             break;
         }
     }
@@ -255,6 +261,7 @@ static int worker_setup(Worker *w, MosErr *err)
         return -1;
     w->pub.send = worker_io_publish;
     w->pub.send_ctx = w->io;
+    w->pub.coalesce_ms = PUBLISH_COALESCE_MS;
     w->env = (JobEnv){ .ctl = &w->job, .run_dir = o->run_dir, .config = o->config,
                        .stage = o->stage, .resume = o->resume };
     wlog(w, "info", "worker pid %ld, stage %s%s, %s, event log at seq %lld", (long)getpid(),
@@ -273,8 +280,10 @@ static void worker_teardown(Worker *w)
         wlog(w, "info", "cpu: job thread %.3f s, everything else %.3f s (%.2f %% of the job)",
              w->job_cpu_s, other, w->job_cpu_s > 0 ? 100.0 * other / w->job_cpu_s : 0.0);
     }
-    if (w->io)
+    if (w->io) {
+        publisher_flush(&w->pub);   /* the last status and anything still held back */
         worker_io_close(&w->io, 1);
+    }
     if (w->ctl.reply)
         wlog(w, "info", "worker exits: %lld commands (%lld refused, %lld malformed dropped), "
              "%lld events published (%lld send errors)", w->ctl.handled, w->ctl.refused,

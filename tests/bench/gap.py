@@ -2,6 +2,7 @@
 """Does MoS shrink the supernet-standalone gap? (issue 4; docs/results.md)
 
 Usage: tests/bench/gap.py --data DIR [--quick] [--out DIR] [--mos PATH] [--seeds N] [--bleu N]
+                          [--updates N] [--router KEY=VALUE ...]
 
 DIR is a prepared data/ folder (`mos prepare`). The script draws the architectures once with a
 fixed seed, trains with the same updates and tokens per update: the plain supernet (HAT
@@ -18,6 +19,13 @@ Standalone training uses a space whose choice lists hold only that architecture'
 training loop has no fixed-arch mode), so the architectures use one FFN dim and one head count
 per stack (all layers alike) and one arbitrary-attention code; they are spread over decoder
 depths. Python is used here only to drive `mos` and do the statistics.
+
+--router KEY=VALUE (repeatable) sets a router key (router-input, router-lr-scale,
+router-init-scale, router-hidden, mos-experts) for the MoS runs (default: mos's defaults,
+router-input centred and router-lr-scale 10; the MoS paper's reference setting is
+--router router-input=raw --router router-lr-scale=1). The MoS run folders are named after these
+keys, so runs with other router settings in the same --out folder are kept, and the plain,
+sandwich and standalone runs (which do not depend on them) are reused.
 """
 import argparse
 import itertools
@@ -42,6 +50,11 @@ SPACES = {
                   heads=[4, 2], qkv=64, max_tokens=512, max_update=40, warmup=10,
                   valid_sentences=200, narch=8),
 }
+ROUTER_KEYS = ("router-input", "router-lr-scale", "router-init-scale", "router-hidden",
+               "mos-experts")
+# mos's defaults for MoS (core/config.c); written into every MoS config and folder name, so a
+# folder always says which router settings trained it.
+ROUTER_DEFAULTS = {"router-input": "centred", "router-lr-scale": "10"}
 METHODS = [  # name, mos, sample, const-input
     ("hat", "none", "uniform", False),
     ("sandwich", "none", "sandwich", False),
@@ -188,28 +201,43 @@ def read_tensors(path):
     return out
 
 
-def features(a, sp):
-    arbn = {-1: 1, 1: 2, 2: 3}[a["arb"]]
-    norms = [max(sp["embed"]), sp["enc_layers"], max(sp["ffn"]), max(sp["heads"]),
-             max(sp["embed"]), max(sp["dec_layers"]), max(sp["ffn"]), max(sp["heads"]),
-             max(sp["heads"]), max(c for c in (-1, 1, 2) if c <= sp["enc_layers"] - 1)]
+ARB_COUNT = {-1: 1, 1: 2, 2: 3}
+
+
+def features(a, sp, mode="raw"):
+    """The router input of arch a (core/mos.c mos_router_input): raw = feature / space max,
+    centred = [-1, 1] over the space's choices (0 for a feature with one choice)."""
+    arbs = [c for c in (-1, 1, 2) if c <= sp["enc_layers"] - 1]
     raw = [a["ee"], a["el"], a["ef"], a["eh"], a["de"], a["dl"], a["df"], a["dh"], a["ch"],
-           arbn]
-    return [r / n for r, n in zip(raw, norms)]
+           ARB_COUNT[a["arb"]]]
+    if mode == "raw":
+        norms = [max(sp["embed"]), sp["enc_layers"], max(sp["ffn"]), max(sp["heads"]),
+                 max(sp["embed"]), max(sp["dec_layers"]), max(sp["ffn"]), max(sp["heads"]),
+                 max(sp["heads"]), max(arbs)]
+        return [r / n for r, n in zip(raw, norms)]
+    ch = [sp["embed"], [sp["enc_layers"]], sp["ffn"], sp["heads"], sp["embed"],
+          sp["dec_layers"], sp["ffn"], sp["heads"], sp["heads"], [ARB_COUNT[c] for c in arbs]]
+    return [0.0 if max(c) == min(c) else 2.0 * (r - min(c)) / (max(c) - min(c)) - 1.0
+            for r, c in zip(raw, ch)]
 
 
-def router_spread(ckpt, archs, sp, kind, m):
-    """Mean over layers (and rows) of the std across archs of the router's first-expert share."""
-    T = read_tensors(ckpt)
+def router_spread(ckpt, archs, sp, kind, m, rkeys, const):
+    """Over layers (and rows): the std across archs of the router's first-expert share (mean),
+    and the mean |share - 1/m| (how far the gates are from uniform). const: the router sees 0.5
+    in every feature (router-const-input), so the spread is 0 by construction."""
+    scale = float(rkeys.get("router-lr-scale", 1))   # the router computes with scale * stored
+    mode = rkeys.get("router-input", "raw")
+    T = {n: [[scale * v for v in r] if isinstance(r, list) else scale * r for r in t]
+         for n, t in read_tensors(ckpt).items()}
     prefixes = sorted({re.match(r"(.*layers\.\d+)\.", n).group(1) for n in T})
-    spreads = []
+    spreads, off = [], []
     for pre in prefixes:
         name = pre + (".router" if kind == "layer" else ".fc1_router")
         w1, b1, w2, b2 = (T[name + s] for s in (".0.weight", ".0.bias", ".2.weight", ".2.bias"))
         rows = m if kind == "layer" else m * min(sp["ffn"])
         shares = []
         for a in archs:
-            x = features(a, sp)
+            x = [0.5] * 10 if const else features(a, sp, mode)
             h = [max(0.0, sum(w * v for w, v in zip(w1[k], x)) + b1[k]) for k in range(len(b1))]
             z = [sum(w * v for w, v in zip(w2[r], h)) + b2[r] for r in range(rows)]
             sh = []
@@ -221,7 +249,8 @@ def router_spread(ckpt, archs, sp, kind, m):
             col = [s[j] for s in shares]
             mu = sum(col) / len(col)
             spreads.append(math.sqrt(sum((c - mu) ** 2 for c in col) / len(col)))
-    return sum(spreads) / len(spreads)
+            off.append(sum(abs(c - 1.0 / m) for c in col) / len(col))
+    return sum(spreads) / len(spreads), sum(off) / len(off)
 
 
 def main():
@@ -235,7 +264,17 @@ def main():
     ap.add_argument("--bleu", type=int, default=0, help="test pairs for BLEU (0: NLL only)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--updates", type=int, default=None, help="override max-update (warmup 1/4)")
+    ap.add_argument("--router", action="append", default=[], metavar="KEY=VALUE",
+                    help="router key for the MoS runs (repeatable), e.g. router-lr-scale=10")
     o = ap.parse_args()
+    rkeys = dict(ROUTER_DEFAULTS)
+    for kv in o.router:
+        key, eq, val = kv.partition("=")
+        if not eq or key not in ROUTER_KEYS:
+            ap.error("--router %s: expected KEY=VALUE with KEY one of %s"
+                     % (kv, ", ".join(ROUTER_KEYS)))
+        rkeys[key] = val
+    suffix = "".join(".%s=%s" % (key, rkeys[key]) for key in sorted(rkeys))
     sp = dict(SPACES["quick" if o.quick else "full"])
     if o.updates:
         sp.update(max_update=o.updates, warmup=max(1, o.updates // 4))
@@ -247,26 +286,31 @@ def main():
     archs = draw_archs(sp, sp["narch"], 2024)
     texts = [arch_text(a) for a in archs]
     log("space: %s" % json.dumps({k: v for k, v in sp.items()}))
+    log("router keys of the MoS runs: %s" % json.dumps(rkeys))
     for i, t in enumerate(texts):
         log("arch %d: %s" % (i, t))
     res, compute, spread = {}, {}, {}
     for name, mosk, sample, const in METHODS:
         for s in range(seeds):
             tag = "%s-s%d" % (name, s)
-            d = run_dir(out, tag, o.data)
+            folder = tag + (suffix if mosk != "none" else "")
+            d = run_dir(out, folder, o.data)
             keys = dict(space_yaml(sp), **common_keys(sp, 1 + s, o.threads), mos=mosk,
                         sample=sample)
             if mosk != "none":
                 keys.update({"mos-experts": 2, "router-hidden": 128,
                              "router-const-input": const})
-            write_config(os.path.join(out, tag + ".yml"), keys)
+                keys.update(rkeys)
+            write_config(os.path.join(out, folder + ".yml"), keys)
             t0 = time.time()
-            info = train(o.mos, d, os.path.join(out, tag + ".yml"), log)
+            info = train(o.mos, d, os.path.join(out, folder + ".yml"), log)
             compute[tag] = (info.get("tokens"), info.get("elapsed_s", time.time() - t0))
             res[tag] = [evaluate(o.mos, d, t, sp, o.bleu) for t in texts]
             if mosk != "none":
                 spread[tag] = router_spread(os.path.join(d, "checkpoints", "last.safetensors"),
-                                            archs, sp, mosk, 2)
+                                            archs, sp, mosk, int(keys["mos-experts"]), rkeys,
+                                            const)
+                log("%s: router spread %.4f, mean |share - 1/m| %.4f" % ((tag,) + spread[tag]))
             log("%s: valid NLL %s" % (tag, " ".join("%.3f" % r[0] for r in res[tag])))
     alone = []
     for i, a in enumerate(archs):
@@ -289,20 +333,21 @@ def report(res, alone, compute, spread, seeds, texts, o, wall):
         gaps[name] = [sum(g[i] for g in per_seed) / seeds for i in range(len(an))]
         gaps[name + "/seeds"] = per_seed
     print("\n| method | mean NLL gap | per seed | MAE | Kendall tau | win vs hat | "
-          "win vs sandwich | router spread | tokens (per seed) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "win vs sandwich | router spread | gates off uniform | tokens (per seed) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, *_ in METHODS:
         g = gaps[name]
         inh = [an[i] + g[i] for i in range(len(an))]
         win = lambda ref: sum(abs(g[i]) < abs(gaps[ref][i]) for i in range(len(g)))
         sp = [spread.get("%s-s%d" % (name, s)) for s in range(seeds)]
-        print("| %s | %.3f | %s | %.3f | %.2f | %s | %s | %s | %s |"
+        print("| %s | %.3f | %s | %.3f | %.2f | %s | %s | %s | %s | %s |"
               % (name, sum(g) / len(g), " / ".join("%.3f" % (sum(x) / len(x))
                                                    for x in gaps[name + "/seeds"]),
                  sum(abs(x) for x in g) / len(g), kendall(inh, an),
                  "-" if name == "hat" else "%d/%d" % (win("hat"), len(g)),
                  "-" if name == "sandwich" else "%d/%d" % (win("sandwich"), len(g)),
-                 "-" if sp[0] is None else " / ".join("%.4f" % x for x in sp),
+                 "-" if sp[0] is None else " / ".join("%.4f" % x[0] for x in sp),
+                 "-" if sp[0] is None else " / ".join("%.4f" % x[1] for x in sp),
                  compute["%s-s0" % name][0]))
     print("\n| arch | standalone NLL | " + " | ".join(n for n, *_ in METHODS) + " |")
     print("|---" * (len(METHODS) + 2) + "|")

@@ -26,7 +26,9 @@ typedef struct Fixture {
     float tok[TOK * DMAX], c[TOK * DMAX];
 } Fixture;
 
-static void fixture_make(Fixture *fx, MosKind kind, int m, uint64_t seed)
+/* lr_scale, init_scale: the router options (mos_ffn_router_options), 1 for the reference. */
+static void fixture_make_opts(Fixture *fx, MosKind kind, int m, uint64_t seed, float lr_scale,
+                              float init_scale)
 {
     /* Tensors packed back to back (the supernet aligns them; any offsets must work). */
     MosTensorSpec spec[MOS_MAX_TENSORS];
@@ -46,6 +48,7 @@ static void fixture_make(Fixture *fx, MosKind kind, int m, uint64_t seed)
     assert_non_null(fx->scratch);
     mos_ffn_setup(&fx->l, kind, m, HID, DMAX, FMAX, fx->scratch);
     mos_ffn_point(&fx->l, off, fx->params, fx->grads);
+    mos_ffn_router_options(&fx->l, lr_scale, init_scale);
     Rng r;
     rng_seed(&r, seed);
     mos_ffn_init(&fx->l, &r);
@@ -62,6 +65,11 @@ static void fixture_make(Fixture *fx, MosKind kind, int m, uint64_t seed)
         fx->tok[i] = rng_normal(&r);
         fx->c[i] = rng_normal(&r);
     }
+}
+
+static void fixture_make(Fixture *fx, MosKind kind, int m, uint64_t seed)
+{
+    fixture_make_opts(fx, kind, m, seed, 1.0f, 1.0f);
 }
 
 static void fixture_free(Fixture *fx)
@@ -119,11 +127,13 @@ static double ffn_loss(Fixture *fx, int d, int f, int t0, int t1, int backward)
     return loss;
 }
 
-/* Analytic gradients from two micro-batches, then every parameter against central differences. */
-static void check_grads(MosKind kind, int m, int d, int f, uint64_t seed)
+/* Analytic gradients from two micro-batches, then every parameter against central differences
+ * (router options lr_scale, init_scale). */
+static void check_grads_opts(MosKind kind, int m, int d, int f, uint64_t seed, float lr_scale,
+                             float init_scale)
 {
     Fixture fx;
-    fixture_make(&fx, kind, m, seed);
+    fixture_make_opts(&fx, kind, m, seed, lr_scale, init_scale);
     memset(fx.grads, 0, fx.np * sizeof(float));
     ffn_loss(&fx, d, f, 0, 2, 1);
     ffn_loss(&fx, d, f, 2, TOK, 1);
@@ -151,6 +161,11 @@ static void check_grads(MosKind kind, int m, int d, int f, uint64_t seed)
     fixture_free(&fx);
 }
 
+static void check_grads(MosKind kind, int m, int d, int f, uint64_t seed)
+{
+    check_grads_opts(kind, m, d, f, seed, 1.0f, 1.0f);
+}
+
 static void grads_layer_wise(void **state)
 {
     (void)state;
@@ -167,6 +182,43 @@ static void grads_neuron_wise(void **state)
     check_grads(MOS_NEURON, 2, 1, 1, 6);
     check_grads(MOS_NEURON, 3, 4, 7, 7);
     check_grads(MOS_NEURON, 2, 2, 3, 8);
+}
+
+/* router-lr-scale k (the router computes with k times its stored parameters) and a wider
+ * last-layer init: the gradients w.r.t. the stored parameters still match finite differences. */
+static void grads_scaled_router(void **state)
+{
+    (void)state;
+    check_grads_opts(MOS_LAYER, 2, DMAX, FMAX, 11, 4.0f, 3.0f);
+    check_grads_opts(MOS_LAYER, 3, 2, 3, 12, 0.5f, 1.0f);
+    check_grads_opts(MOS_NEURON, 2, DMAX, FMAX, 13, 4.0f, 3.0f);
+    check_grads_opts(MOS_NEURON, 2, 1, 1, 14, 8.0f, 2.0f);
+}
+
+/* The stored router values are the reference init / k (the first layer) and init_scale / k
+ * times it (the last layer), so the router computes the same function at init for any k. */
+static void router_options_scale_init(void **state)
+{
+    (void)state;
+    for (int kind = MOS_LAYER; kind <= MOS_NEURON; kind++) {
+        Fixture ref, sc;
+        fixture_make(&ref, (MosKind)kind, 2, 21);
+        fixture_make_opts(&sc, (MosKind)kind, 2, 21, 4.0f, 3.0f);
+        const MosRouter *a = &ref.l.g1.r, *b = &sc.l.g1.r;
+        for (int i = 0; i < a->hidden * a->in; i++)
+            assert_true(fabsf(4.0f * b->w1[i] - a->w1[i]) <= 1e-6f * fabsf(a->w1[i]));
+        for (int i = 0; i < a->out_max * a->hidden; i++)
+            assert_true(fabsf(4.0f * b->w2[i] - 3.0f * a->w2[i]) <= 1e-6f * fabsf(a->w2[i]));
+        /* Same effective first layer: the hidden activations agree. */
+        mos_ffn_mix(&ref.l, ref.xin, DMAX, FMAX);
+        mos_ffn_mix(&sc.l, ref.xin, DMAX, FMAX);
+        for (int k = 0; k < HID; k++)
+            assert_true(fabsf(ref.l.g1.h[k] - sc.l.g1.h[k]) <= 1e-5f);
+        mos_ffn_invalidate(&ref.l);
+        mos_ffn_invalidate(&sc.l);
+        fixture_free(&ref);
+        fixture_free(&sc);
+    }
 }
 
 /* Outside the slice experts get exactly zero gradient; neuron-wise router rows >= m*n_out too. */
@@ -365,6 +417,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(grads_layer_wise),
         cmocka_unit_test(grads_neuron_wise),
+        cmocka_unit_test(grads_scaled_router),
+        cmocka_unit_test(router_options_scale_init),
         cmocka_unit_test(no_gradient_outside_slice),
         cmocka_unit_test(one_expert_is_plain_slice),
         cmocka_unit_test(softmax_rows_sum_to_one),

@@ -16,6 +16,7 @@
 #include "model_fixture.h"
 #include "extract.h"
 #include "mos.h"
+#include "optim.h"
 #include "supernet.h"
 
 static Supernet *make(const ModelConfig *c, uint64_t seed)
@@ -35,6 +36,14 @@ static void mos_config(ModelConfig *c, MosKind kind, int m, int dropout)
     c->router_hidden = 8;
     if (!dropout)
         c->dropout = c->attn_dropout = 0.0f;
+}
+
+/* The non-reference router options: centred input, router-lr-scale 4, router-init-scale 3. */
+static void router_opts(ModelConfig *c)
+{
+    c->router_input = ROUTER_INPUT_CENTRED;
+    c->router_lr_scale = 4.0f;
+    c->router_init_scale = 3.0f;
 }
 
 /* Summed loss of one update over the archs in a[0..na) (dropout replayed from seed 99). */
@@ -76,10 +85,12 @@ static size_t nonzero_in(const Supernet *s, const float *an, const char *part, s
 
 /* Central differences at eps = 1e-3 (ReLU kinks skipped as in test_supernet.c) on parameters
  * with a nonzero gradient drawn in turn from the routers, the experts and the whole model. */
-static void gradcheck(MosKind kind, const int *which, int na, int dropout)
+static void gradcheck(MosKind kind, const int *which, int na, int dropout, int opts)
 {
     ModelConfig c;
     mos_config(&c, kind, 2, dropout);
+    if (opts)
+        router_opts(&c);
     Supernet *s = make(&c, 21 + which[0]);
     Batch b = fixture_batch();
     Arch a[3];
@@ -131,20 +142,37 @@ static void gradcheck(MosKind kind, const int *which, int na, int dropout)
     supernet_destroy(&s);
 }
 
-static void grad_layer_largest(void **st) { (void)st; gradcheck(MOS_LAYER, (int[]){0}, 1, 0); }
-static void grad_layer_smallest(void **st) { (void)st; gradcheck(MOS_LAYER, (int[]){1}, 1, 1); }
-static void grad_neuron_largest(void **st) { (void)st; gradcheck(MOS_NEURON, (int[]){0}, 1, 1); }
-static void grad_neuron_smallest(void **st) { (void)st; gradcheck(MOS_NEURON, (int[]){1}, 1, 0); }
+static void grad_layer_largest(void **st) { (void)st; gradcheck(MOS_LAYER, (int[]){0}, 1, 0, 0); }
+static void grad_layer_smallest(void **st) { (void)st; gradcheck(MOS_LAYER, (int[]){1}, 1, 1, 0); }
+static void grad_neuron_largest(void **st) { (void)st; gradcheck(MOS_NEURON, (int[]){0}, 1, 1, 0); }
+static void grad_neuron_smallest(void **st)
+{
+    (void)st;
+    gradcheck(MOS_NEURON, (int[]){1}, 1, 0, 0);
+}
 /* Sandwich-like update: three archs accumulate into one gradient (flush on each key change). */
 static void grad_layer_sandwich(void **st)
 {
     (void)st;
-    gradcheck(MOS_LAYER, (int[]){0, 1, 2}, 3, 1);
+    gradcheck(MOS_LAYER, (int[]){0, 1, 2}, 3, 1, 0);
 }
 static void grad_neuron_sandwich(void **st)
 {
     (void)st;
-    gradcheck(MOS_NEURON, (int[]){2, 0, 1}, 3, 0);
+    gradcheck(MOS_NEURON, (int[]){2, 0, 1}, 3, 0, 0);
+}
+
+/* Centred input, router-lr-scale and a wider router init: the gradients of the stored
+ * parameters still match finite differences (sandwich-like updates). */
+static void grad_layer_router_opts(void **st)
+{
+    (void)st;
+    gradcheck(MOS_LAYER, (int[]){1, 2, 0}, 3, 0, 1);
+}
+static void grad_neuron_router_opts(void **st)
+{
+    (void)st;
+    gradcheck(MOS_NEURON, (int[]){0, 2, 1}, 3, 1, 1);
 }
 
 /* ---- m = 1 is the plain supernet ---------------------------------------------------------- */
@@ -159,12 +187,13 @@ static const char *mos_name(const char *name, char *buf, size_t n)
     return buf;
 }
 
-static void one_expert_equals_plain_bit_for_bit(void **state)
+static void one_expert_equals_plain(int opts)
 {
-    (void)state;
     ModelConfig cp, cm;
     mos_config(&cp, MOS_NONE, 1, 1);
     mos_config(&cm, MOS_LAYER, 1, 1);
+    if (opts)
+        router_opts(&cm);
     Supernet *sp = make(&cp, 3), *sm = make(&cm, 3);
     float *pp = supernet_params(sp), *pm = supernet_params(sm);
     char buf[160];
@@ -207,12 +236,21 @@ static void one_expert_equals_plain_bit_for_bit(void **state)
     supernet_destroy(&sm);
 }
 
+static void one_expert_equals_plain_bit_for_bit(void **state)
+{
+    (void)state;
+    one_expert_equals_plain(0);
+    one_expert_equals_plain(1);     /* the router options cannot matter with one expert */
+}
+
 /* ---- collapse ----------------------------------------------------------------------------- */
 
-static void collapse_matches(MosKind kind)
+static void collapse_matches(MosKind kind, int opts)
 {
     ModelConfig cm, cp;
     mos_config(&cm, kind, 2, 1);
+    if (opts)
+        router_opts(&cm);
     cp = cm;
     cp.mos = MOS_NONE;
     cp.mos_experts = 1;
@@ -304,8 +342,18 @@ static void extract_collapses(MosKind kind)
 static void extract_layer(void **state) { (void)state; extract_collapses(MOS_LAYER); }
 static void extract_neuron(void **state) { (void)state; extract_collapses(MOS_NEURON); }
 
-static void collapse_layer(void **state) { (void)state; collapse_matches(MOS_LAYER); }
-static void collapse_neuron(void **state) { (void)state; collapse_matches(MOS_NEURON); }
+static void collapse_layer(void **state)
+{
+    (void)state;
+    collapse_matches(MOS_LAYER, 0);
+    collapse_matches(MOS_LAYER, 1);
+}
+static void collapse_neuron(void **state)
+{
+    (void)state;
+    collapse_matches(MOS_NEURON, 0);
+    collapse_matches(MOS_NEURON, 1);
+}
 
 /* ---- gates and cache ---------------------------------------------------------------------- */
 
@@ -401,6 +449,159 @@ static void cache_follows_parameter_changes(void **state)
     supernet_destroy(&s);
 }
 
+/* ---- router options ------------------------------------------------------------------------ */
+
+/* router-input centred: each feature is -1 at the space's smallest choice, +1 at its largest,
+ * linear between, and 0 for a feature with one value (encoder depth; the fixture's arbitrary
+ * code 1 attends 2 of 1..3 layers). raw is HAT's feature / max. */
+static void router_input_centred(void **state)
+{
+    (void)state;
+    ModelConfig c;
+    mos_config(&c, MOS_LAYER, 2, 0);
+    Arch big, small, mid;
+    fixture_arch(&big, 0);
+    fixture_arch(&small, 1);
+    fixture_arch(&mid, 2);
+    float x[ARCH_FEATURES], raw[ARCH_FEATURES];
+    mos_router_input(&c.space, &small, 0, ROUTER_INPUT_CENTRED, x);
+    const float want_small[ARCH_FEATURES] = {-1, 0, -1, -1, -1, -1, -1, -1, -1, 0};
+    assert_memory_equal(x, want_small, sizeof x);
+    mos_router_input(&c.space, &big, 0, ROUTER_INPUT_CENTRED, x);
+    const float want_big[ARCH_FEATURES] = {1, 0, 1, 1, 1, 1, 1, 1, 1, 0};
+    assert_memory_equal(x, want_big, sizeof x);
+    /* mid: encoder FFN 12, 24, 12 (mean 16 of 12..24), arbitrary codes 2, -1 (3 and 1 layers) */
+    mos_router_input(&c.space, &mid, 0, ROUTER_INPUT_CENTRED, x);
+    assert_true(fabsf(x[2] - (-1.0f / 3.0f)) < 1e-6f);
+    assert_true(fabsf(x[9]) < 1e-6f);
+    for (int k = 0; k < ARCH_FEATURES; k++)
+        assert_true(x[k] >= -1.0f && x[k] <= 1.0f);
+    mos_router_input(&c.space, &mid, 0, ROUTER_INPUT_RAW, raw);
+    arch_features(&c.space, &mid, x);
+    assert_memory_equal(raw, x, sizeof x);
+    mos_router_input(&c.space, &mid, 1, ROUTER_INPUT_CENTRED, x);
+    for (int k = 0; k < ARCH_FEATURES; k++)
+        assert_true(x[k] == 0.5f);
+}
+
+/* Copies the router parameters of s, multiplied by the router's scale k (what it computes with). */
+static void effective_router(Supernet *s, float k, float *out, size_t *n)
+{
+    const float *p = supernet_params(s);
+    *n = 0;
+    for (int t = 0; t < supernet_ntensors(s); t++) {
+        const NamedTensor *u = supernet_tensor(s, t);
+        if (!strstr(u->name, "router"))
+            continue;
+        size_t sz = (size_t)u->shape[0] * (u->ndim == 2 ? (size_t)u->shape[1] : 1);
+        for (size_t i = 0; i < sz; i++)
+            out[(*n)++] = k * p[u->offset + i];
+    }
+}
+
+/* router-lr-scale k: the same router at init whatever k, and one Adam step moves the router's
+ * effective parameters k times as far (the experts alike in both). */
+static void router_lr_scale_speeds_the_router(void **state)
+{
+    (void)state;
+    for (int kind = MOS_LAYER; kind <= MOS_NEURON; kind++) {
+        ModelConfig c1, c8;
+        mos_config(&c1, (MosKind)kind, 2, 0);
+        c8 = c1;
+        c8.router_lr_scale = 8.0f;
+        Supernet *s[2] = {make(&c1, 31), make(&c8, 31)};
+        const float k[2] = {1.0f, 8.0f};
+        size_t np = supernet_nparams(s[0]), nr = 0;
+        float *before[2], *after[2];
+        Batch b = fixture_batch();
+        Arch a[3];
+        for (int i = 0; i < 3; i++)
+            fixture_arch(&a[i], i);
+        for (int v = 0; v < 2; v++) {
+            before[v] = malloc(np * sizeof(float));
+            after[v] = malloc(np * sizeof(float));
+            effective_router(s[v], k[v], before[v], &nr);
+            supernet_zero_grads(s[v]);
+            update_loss(s[v], a, 3, &b);
+            optim_adam(supernet_params(s[v]), supernet_grads(s[v]), supernet_adam_m(s[v]),
+                       supernet_adam_v(s[v]), np, 1e-3, 0.9f, 0.98f, 1e-8f, 1);
+            effective_router(s[v], k[v], after[v], &nr);
+        }
+        int moved = 0;
+        for (size_t i = 0; i < nr; i++) {
+            assert_true(fabsf(before[0][i] - before[1][i]) <= 1e-6f * (1 + fabsf(before[0][i])));
+            double d1 = (double)after[0][i] - before[0][i];
+            double d8 = (double)after[1][i] - before[1][i];
+            if (fabs(d1) < 5e-4)    /* Adam's first step is lr * g / (|g| + eps): ~lr or 0 */
+                continue;
+            moved++;
+            assert_true(fabs(d8 - 8.0 * d1) <= 2e-2 * fabs(8.0 * d1));
+        }
+        assert_true(moved > (int)nr / 2);
+        supernet_destroy(&s[0]);
+        supernet_destroy(&s[1]);
+        for (int v = 0; v < 2; v++) {
+            free(before[v]);
+            free(after[v]);
+        }
+    }
+}
+
+/* The router keys in a YAML config: read, refused out of range, and part of the checkpoint hash
+ * only where they change what MoS weights mean (router-input, router-lr-scale; not with mos
+ * none; not at the values that compute what their absence did). */
+static uint64_t hash_of(const char *yaml)
+{
+    RunConfig c;
+    config_defaults(&c);
+    MosErr err = {{0}};
+    if (config_parse(yaml, strlen(yaml), "t.yml", &c, NULL, &err) < 0)
+        fail_msg("%s: %s", yaml, err.msg);
+    return config_hash(&c);
+}
+
+static void router_keys_in_config(void **state)
+{
+    (void)state;
+    RunConfig c;
+    config_defaults(&c);
+    const char *y = "mos: neuron\nrouter-input: centred\nrouter-lr-scale: 10\n"
+                    "router-init-scale: 4\n";
+    MosErr err = {{0}};
+    assert_int_equal(config_parse(y, strlen(y), "t.yml", &c, NULL, &err), 0);
+    assert_int_equal(c.model.router_input, ROUTER_INPUT_CENTRED);
+    assert_true(c.model.router_lr_scale == 10.0f && c.model.router_init_scale == 4.0f);
+    const char *bad[] = {"router-lr-scale: 0\n", "router-lr-scale: 2000\n",
+                         "router-init-scale: -1\n", "router-input: scaled\n"};
+    for (int i = 0; i < 4; i++) {
+        config_defaults(&c);
+        assert_int_equal(config_parse(bad[i], strlen(bad[i]), "t.yml", &c, NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "router-"));
+    }
+    /* The reference setting (raw, 1) hashes as before the keys existed: no router key in it. */
+    const char *ref = "mos: layer\nrouter-input: raw\nrouter-lr-scale: 1\n";
+    uint64_t h_ref = hash_of(ref);
+    assert_true(hash_of("mos: layer\nrouter-input: raw\nrouter-lr-scale: 1\n"
+                        "router-init-scale: 5\n") == h_ref);
+    assert_true(hash_of("mos: layer\n") != h_ref);     /* the defaults: centred, 10 */
+    assert_true(hash_of("mos: layer\nrouter-input: raw\nrouter-lr-scale: 10\n") != h_ref);
+    assert_true(hash_of("mos: layer\nrouter-input: centred\nrouter-lr-scale: 1\n") != h_ref);
+    assert_true(hash_of("mos: layer\nrouter-input: centred\nrouter-lr-scale: 10\n") ==
+                hash_of("mos: layer\n"));
+    assert_true(hash_of("mos: none\nrouter-lr-scale: 1\nrouter-input: raw\n") ==
+                hash_of("mos: none\n"));
+    /* Through the API: out of range refused with the key's name. */
+    ModelConfig m;
+    mos_config(&m, MOS_LAYER, 2, 0);
+    m.router_lr_scale = -1.0f;
+    assert_null(supernet_new(&m, 64, 1, &err));
+    assert_non_null(strstr(err.msg, "router-lr-scale"));
+    mos_config(&m, MOS_NEURON, 2, 0);
+    m.router_input = ROUTER_INPUT_COUNT;
+    assert_null(supernet_new(&m, 64, 1, &err));
+    assert_non_null(strstr(err.msg, "router-input"));
+}
+
 static void bad_options_are_refused(void **state)
 {
     (void)state;
@@ -424,6 +625,8 @@ int main(void)
         cmocka_unit_test(grad_neuron_smallest),
         cmocka_unit_test(grad_layer_sandwich),
         cmocka_unit_test(grad_neuron_sandwich),
+        cmocka_unit_test(grad_layer_router_opts),
+        cmocka_unit_test(grad_neuron_router_opts),
         cmocka_unit_test(one_expert_equals_plain_bit_for_bit),
         cmocka_unit_test(collapse_layer),
         cmocka_unit_test(collapse_neuron),
@@ -433,6 +636,9 @@ int main(void)
         cmocka_unit_test(const_input_ignores_arch),
         cmocka_unit_test(cache_follows_parameter_changes),
         cmocka_unit_test(bad_options_are_refused),
+        cmocka_unit_test(router_input_centred),
+        cmocka_unit_test(router_lr_scale_speeds_the_router),
+        cmocka_unit_test(router_keys_in_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * biases are nonzero; for each variant OUT_DIR/{layer,neuron}.safetensors holds the parameters
  * (the supernet's names), the batch, every arch's gradients ("grad.K.<name>") and, in
  * __metadata__, the config, the archs, mos's summed losses and its router inputs. The same
- * layout as the engine's torch_dump.c (kept separate so the two drivers evolve independently). */
+ * layout as the engine's torch_dump.c (kept separate so the two drivers evolve independently).
+ * {layer,neuron}_opts.safetensors: the same with router-input centred, router-lr-scale 3 and
+ * router-init-scale 2. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,32 +81,58 @@ static int arch_json(char *buf, size_t n, const Arch *a)
     return len + snprintf(buf + len, n - (size_t)len, "}");
 }
 
-/* The config part of the metadata: what torch_ref.py reads plus the MoS options and the
- * space maxima the router features are normalised by. */
+static int choices_json(char *buf, size_t n, const char *name, const Choices *c)
+{
+    int len = snprintf(buf, n, ",\"%s\":[", name);
+    for (int i = 0; i < c->n; i++)
+        len += snprintf(buf + len, n - (size_t)len, "%s%d", i ? "," : "", c->v[i]);
+    return len + snprintf(buf + len, n - (size_t)len, "]");
+}
+
+/* The config part of the metadata: what torch_ref.py reads plus the MoS options, the space
+ * maxima the raw router features are normalised by and the choice lists (centred features). */
 static int info_head(char *buf, size_t n, const ModelConfig *c)
 {
     const SearchSpace *s = &c->space;
     int arb = 1;
     for (int i = 0; i < s->dec_arbitrary.n; i++)
         arb = s->dec_arbitrary.v[i] > arb ? s->dec_arbitrary.v[i] : arb;
-    return snprintf(buf, n,
-                    "{\"vocab\":%d,\"pad\":%d,\"eps\":%g,\"pre_ln\":%d,\"qkv\":%d,\"De\":%d,"
-                    "\"Dd\":%d,\"mos\":\"%s\",\"m\":%d,\"hidden\":%d,\"norms\":[%d,%d,%d,%d,"
-                    "%d,%d,%d,%d,%d,%d],\"archs\":[", c->vocab, c->pad_id,
-                    (double)c->label_smoothing, c->pre_ln, s->qkv_dim, s->enc_embed_max,
-                    s->dec_embed_max, c->mos == MOS_LAYER ? "layer" : "neuron", c->mos_experts,
-                    c->router_hidden, s->enc_embed_max, s->enc_layers_max, s->enc_ffn_max,
-                    s->enc_heads_max, s->dec_embed_max, s->dec_layers_max, s->dec_ffn_max,
-                    s->dec_heads_max, s->dec_heads_max, arb);
+    int len = snprintf(buf, n,
+                       "{\"vocab\":%d,\"pad\":%d,\"eps\":%g,\"pre_ln\":%d,\"qkv\":%d,"
+                       "\"De\":%d,\"Dd\":%d,\"mos\":\"%s\",\"m\":%d,\"hidden\":%d,"
+                       "\"router_input\":\"%s\",\"router_lr_scale\":%.9g,\"norms\":[%d,%d,%d,"
+                       "%d,%d,%d,%d,%d,%d,%d],\"choices\":{\"enc_layers_max\":%d",
+                       c->vocab, c->pad_id, (double)c->label_smoothing, c->pre_ln, s->qkv_dim,
+                       s->enc_embed_max, s->dec_embed_max, c->mos == MOS_LAYER ? "layer" : "neuron",
+                       c->mos_experts, c->router_hidden, config_router_input_name(c->router_input),
+                       (double)(c->router_lr_scale > 0.0f ? c->router_lr_scale : 1.0f),
+                       s->enc_embed_max, s->enc_layers_max, s->enc_ffn_max, s->enc_heads_max,
+                       s->dec_embed_max, s->dec_layers_max, s->dec_ffn_max, s->dec_heads_max,
+                       s->dec_heads_max, arb, s->enc_layers_max);
+    const char *names[] = {"enc_embed", "enc_layers", "enc_ffn", "enc_heads", "dec_embed",
+                           "dec_layers", "dec_ffn", "dec_self_heads", "dec_ende_heads",
+                           "dec_arbitrary"};
+    const Choices *ch[] = {&s->enc_embed, &s->enc_layers, &s->enc_ffn, &s->enc_heads,
+                           &s->dec_embed, &s->dec_layers, &s->dec_ffn, &s->dec_self_heads,
+                           &s->dec_ende_heads, &s->dec_arbitrary};
+    for (int k = 0; k < 10; k++)
+        len += choices_json(buf + len, n - (size_t)len, names[k], ch[k]);
+    return len + snprintf(buf + len, n - (size_t)len, "},\"archs\":[");
 }
 
-static Supernet *make_mos(MosKind kind, int m)
+/* opts: the non-reference router options (centred input, router-lr-scale 3, init scale 2). */
+static Supernet *make_mos(MosKind kind, int m, int opts)
 {
     ModelConfig c;
     fixture_config(&c, 0);
     c.dropout = c.attn_dropout = 0.0f;
     c.mos = kind;
     c.mos_experts = m;
+    if (opts) {
+        c.router_input = ROUTER_INPUT_CENTRED;
+        c.router_lr_scale = 3.0f;
+        c.router_init_scale = 2.0f;
+    }
     MosErr err;
     Supernet *s = supernet_new(&c, 64, 42, &err);
     if (!s) {
@@ -119,9 +147,9 @@ static Supernet *make_mos(MosKind kind, int m)
     return s;
 }
 
-static int dump(const char *path, MosKind kind, int m)
+static int dump(const char *path, MosKind kind, int m, int opts)
 {
-    Supernet *s = make_mos(kind, m);
+    Supernet *s = make_mos(kind, m, opts);
     if (!s)
         return 1;
     Batch b = fixture_batch();
@@ -180,8 +208,14 @@ int main(int argc, char **argv)
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/layer.safetensors", argv[1]);
-    if (dump(path, MOS_LAYER, 2))
+    if (dump(path, MOS_LAYER, 2, 0))
         return 1;
     snprintf(path, sizeof path, "%s/neuron.safetensors", argv[1]);
-    return dump(path, MOS_NEURON, 3);
+    if (dump(path, MOS_NEURON, 3, 0))
+        return 1;
+    snprintf(path, sizeof path, "%s/layer_opts.safetensors", argv[1]);
+    if (dump(path, MOS_LAYER, 2, 1))
+        return 1;
+    snprintf(path, sizeof path, "%s/neuron_opts.safetensors", argv[1]);
+    return dump(path, MOS_NEURON, 2, 1);
 }

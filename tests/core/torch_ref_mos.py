@@ -6,7 +6,9 @@ Usage: torch_ref_mos.py TORCH_DUMP_MOS_EXE   (meson passes the driver built from
 The driver writes the weights of a MoS supernet (experts, routers and the rest), a batch, mos's
 summed losses and gradients for three architectures. This script builds every active layer's
 FFN weights independently from the method's formulas (mos-hat-method.md 1.1, 1.2): router input
-= HAT's 10 features of the arch divided by the space maxima; router Linear -> ReLU -> Linear;
+= HAT's 10 features of the arch divided by the space maxima (or centred to [-1, 1] over the
+space's choices: router-input centred); router Linear -> ReLU -> Linear, computing with k times
+the stored parameters (router-lr-scale k; a second pair of dumps uses centred input and k = 3);
 layer-wise one softmax over m shared by fc1 and fc2; neuron-wise the first m*n_out router rows
 viewed as (n_out, m) with a softmax per row; W(a) = sum_i alpha_i E_i[0:out, 0:in], biases alike.
 The rest of the model is the engine's torch_ref.py (imported), fed those mixed weights. Autograd
@@ -26,23 +28,36 @@ import torch  # noqa: E402
 DT = torch_ref.DT
 
 
-def features(a, norms):
-    """HAT's 10 features: embed dims, layer counts, means over active layers, arbitrary count."""
+ARB = {-1: 1, 1: 2, 2: 3}
+
+
+def features(a, info):
+    """HAT's 10 features: embed dims, layer counts, means over active layers, arbitrary count;
+    raw: divided by the space maxima; centred: mapped from [min, max] of the feature over the
+    space's choices to [-1, 1] (0 for a feature with a single value)."""
     el, dl = a["enc_layers"], a["dec_layers"]
 
     def mean(v, n):
         return sum(v[:n]) / n
 
-    arb = [{-1: 1, 1: 2, 2: 3}[c] for c in a["dec_arbitrary"][:dl]]
+    arb = [ARB[c] for c in a["dec_arbitrary"][:dl]]
     raw = [a["enc_embed"], el, mean(a["enc_ffn"], el), mean(a["enc_heads"], el),
            a["dec_embed"], dl, mean(a["dec_ffn"], dl), mean(a["dec_self_heads"], dl),
            mean(a["dec_ende_heads"], dl), sum(arb) / dl]
-    return torch.tensor([r / n for r, n in zip(raw, norms)], dtype=DT)
+    if info.get("router_input", "raw") == "raw":
+        return torch.tensor([r / n for r, n in zip(raw, info["norms"])], dtype=DT)
+    c = info["choices"]
+    lists = [c["enc_embed"], c["enc_layers"], c["enc_ffn"], c["enc_heads"], c["dec_embed"],
+             c["dec_layers"], c["dec_ffn"], c["dec_self_heads"], c["dec_ende_heads"],
+             [ARB[v] for v in c["dec_arbitrary"]]]
+    return torch.tensor([0.0 if max(v) == min(v) else 2 * (r - min(v)) / (max(v) - min(v)) - 1
+                         for r, v in zip(raw, lists)], dtype=DT)
 
 
-def router(P, name, x, rows):
-    h = torch.relu(P[name + ".0.weight"] @ x + P[name + ".0.bias"])
-    return P[name + ".2.weight"][:rows] @ h + P[name + ".2.bias"][:rows]
+def router(P, name, x, rows, k):
+    """The router computes with k times its stored parameters (router-lr-scale)."""
+    h = torch.relu(k * (P[name + ".0.weight"] @ x + P[name + ".0.bias"]))
+    return k * (P[name + ".2.weight"][:rows] @ h + P[name + ".2.bias"][:rows])
 
 
 def mix(P, pre, fc, alpha, out, inp, m):
@@ -61,18 +76,18 @@ def mix(P, pre, fc, alpha, out, inp, m):
 def mixed_params(P, info, a):
     """P plus plain '<layer>.fc1.weight' etc. holding each active layer's W(a), b(a)."""
     Q = dict(P)
-    x = features(a, info["norms"])
-    m = info["m"]
+    x = features(a, info)
+    m, k = info["m"], info.get("router_lr_scale", 1.0)
     layers = [("encoder.layers.%d" % l, a["enc_embed"], a["enc_ffn"][l])
               for l in range(a["enc_layers"])]
     layers += [("decoder.layers.%d" % l, a["dec_embed"], a["dec_ffn"][l])
                for l in range(a["dec_layers"])]
     for pre, d, f in layers:
         if info["mos"] == "layer":
-            a1 = a2 = torch.softmax(router(P, pre + ".router", x, m), dim=0)
+            a1 = a2 = torch.softmax(router(P, pre + ".router", x, m, k), dim=0)
         else:
-            a1 = torch.softmax(router(P, pre + ".fc1_router", x, m * f).view(f, m), dim=-1)
-            a2 = torch.softmax(router(P, pre + ".fc2_router", x, m * d).view(d, m), dim=-1)
+            a1 = torch.softmax(router(P, pre + ".fc1_router", x, m * f, k).view(f, m), dim=-1)
+            a2 = torch.softmax(router(P, pre + ".fc2_router", x, m * d, k).view(d, m), dim=-1)
         Q[pre + ".fc1.weight"], Q[pre + ".fc1.bias"] = mix(P, pre, "fc1", a1, f, d, m)
         Q[pre + ".fc2.weight"], Q[pre + ".fc2.bias"] = mix(P, pre, "fc2", a2, d, f, m)
     return Q
@@ -90,8 +105,10 @@ def check_file(path):
         loss.backward()
         want, got = loss.item(), info["losses"][k]
         rel = abs(got - want) / abs(want)
-        print("%s (%s, m=%d) arch %d: loss torch %.8f mos %.8f (rel %.1e)"
-              % (os.path.basename(path), info["mos"], info["m"], k, want, got, rel))
+        print("%s (%s, m=%d, router input %s, lr scale %g) arch %d: loss torch %.8f mos %.8f "
+              "(rel %.1e)" % (os.path.basename(path), info["mos"], info["m"],
+                              info.get("router_input", "raw"), info.get("router_lr_scale", 1.0),
+                              k, want, got, rel))
         if rel > 1e-4:
             bad += 1
         worst, nrouter = 0.0, 0
@@ -118,8 +135,9 @@ def main():
         sys.exit("usage: torch_ref_mos.py TORCH_DUMP_MOS_EXE")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.argv[1], tmp], check=True)
-        bad = sum(check_file(os.path.join(tmp, f)) for f in ("layer.safetensors",
-                                                             "neuron.safetensors"))
+        bad = sum(check_file(os.path.join(tmp, f))
+                  for f in ("layer.safetensors", "neuron.safetensors", "layer_opts.safetensors",
+                            "neuron_opts.safetensors"))
     print("torch_ref_mos: %s" % ("OK" if bad == 0 else "%d mismatches" % bad))
     sys.exit(1 if bad else 0)
 

@@ -1,9 +1,11 @@
 /* Test fixture: a stand-in worker speaking the real protocol through protocol/ (wire + msg), for
  * the dashboard's live e2e tests and its CPU benchmark while the real training stages are not in
- * the build. It publishes train messages at a fixed rate, status heartbeats every second, and
+ * the build. It publishes train messages at a fixed rate (sent in 10 ms groups, as the worker
+ * does), status heartbeats every second, and
  * answers pause/resume/target/extract/snapshot/status like a worker would (extract writes
  * RUN/subnets/<name>/config.json). It trains nothing.
  * usage: fake_worker RUN_DIR [MSGS_PER_S] [SECONDS] [tcp://127.0.0.1:PORT]
+ * (FAKE_WORKER_COALESCE_MS=0 in the environment: each message is sent alone, as soon as due)
  * (runs until SIGTERM/SIGINT or SECONDS; with a tcp endpoint, commands are on PORT+1) */
 #include <errno.h>
 #include <math.h>
@@ -18,6 +20,9 @@
 #include "wire.h"
 
 #define HIST 2048
+/* Like the worker (worker/publish.h PUBLISH_COALESCE_MS): messages made within 10 ms of the last
+ * send go out together at the end of the window, so a subscriber wakes once per window. */
+#define COALESCE_MS 10
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
@@ -257,6 +262,8 @@ int main(int argc, char **argv)
         return 1;
     printf("%s %s\n", f.ep.pub, f.ep.ctl);
     fflush(stdout);
+    const char *co = getenv("FAKE_WORKER_COALESCE_MS");   /* 0: each message sent alone */
+    double coalesce_s = (co ? atof(co) : COALESCE_MS) * 1e-3;
     double start = now_s(), next_status = start, next_train = start;
     while (!stop && now_s() - start < seconds) {
         double t = now_s();
@@ -273,7 +280,9 @@ int main(int argc, char **argv)
         if (f.paused)
             next_train = t;
         double wait = fmin(next_status, f.paused ? next_status : next_train) - now_s();
-        serve_commands(&f, wait > 0 ? (int)(wait * 1000) : 0);
+        if (wait < coalesce_s)   /* send the messages made meanwhile together */
+            wait = coalesce_s;
+        serve_commands(&f, wait > 0 ? (int)ceil(wait * 1000) : 0);   /* no busy wait */
     }
     char path[600];
     snprintf(path, sizeof path, "%s/endpoints.json", f.run_dir);

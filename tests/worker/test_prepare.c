@@ -19,6 +19,7 @@
 
 #include "commands.h"
 #include "corpus.h"
+#include "prepare.h"
 #include "sha256.h"
 #include "text.h"
 
@@ -327,6 +328,43 @@ static void user_text_to_data(void **state)
     json_decref(m);
 }
 
+/* The worker's prepare stage passes these lines to its log (the dashboard's log panel). */
+static char notes[8192];
+
+static void collect_note(void *ctx, const char *line)
+{
+    (*(int *)ctx)++;
+    strncat(notes, line, sizeof notes - strlen(notes) - 2);
+    strcat(notes, "\n");
+}
+
+static void stage_lines_reach_the_note_sink(void **state)
+{
+    (void)state;
+    write_parallel(tp("n.en"), tp("n.de"), 200, 0);
+    local_path(run, "notes");
+    PrepareOpts o = { .run_dir = run, .vocab = 100, .threads = 1, .char_coverage = 1.0,
+                      .valid_size = 20, .test_size = 20, .max_words = 50, .src = tp("n.en"),
+                      .tgt = tp("n.de"), .note = collect_note };
+    int count = 0;
+    o.note_ctx = &count;
+    notes[0] = '\0';
+    MosErr e = {{0}};
+    assert_int_equal(prepare_run(&o, &e), 0);
+    assert_non_null(strstr(notes, "reading your parallel text\n"));
+    assert_non_null(strstr(notes, "training SentencePiece (unigram, vocab 100, 1 threads)"));
+    assert_non_null(strstr(notes, "vocabulary "));
+    assert_non_null(strstr(notes, "wrote "));
+    assert_null(strstr(notes, "mos prepare:"));
+    assert_true(count >= 4);
+    notes[0] = '\0';
+    int rc = prepare_run(&o, &e);
+    if (rc != 0)
+        fprintf(stderr, "prepare_run again: %s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(notes, "is up to date"));
+}
+
 static void pretokenized_to_data(void **state)
 {
     (void)state;
@@ -480,6 +518,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(catalogs_to_data),
         cmocka_unit_test(user_text_to_data),
+        cmocka_unit_test(stage_lines_reach_the_note_sink),
         cmocka_unit_test(pretokenized_to_data),
         cmocka_unit_test(bad_inputs_fail_cleanly),
         cmocka_unit_test(help_lists_every_option),

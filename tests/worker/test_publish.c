@@ -99,6 +99,62 @@ static void test_log_before_send(void **st)
     free(m);
 }
 
+typedef struct Order {
+    int64_t seq[64];
+    int n;
+} Order;
+
+static int capture_order(void *ctx, const char *topic, const void *body, size_t len)
+{
+    Order *o = ctx;
+    static Msg m;
+    ProtoErr e;
+    assert_int_equal(msg_decode(body, len, &m, &e), 0);
+    assert_string_equal(topic, msg_type_name(m.type));
+    if (o->n < 64)
+        o->seq[o->n++] = m.seq;
+    return 0;
+}
+
+/* The worker's coalescing: the first message goes out at once, the ones right after it are held
+ * back until publisher_flush, which sends them in order; after a quiet spell, at once again. */
+static void test_coalesce(void **st)
+{
+    (void)st;
+    unlink(path);
+    Publisher p;
+    MosErr e;
+    Msg *m = malloc(sizeof *m);
+    assert_int_equal(publisher_open(&p, dir, "host:1", NULL, &e), 0);
+    Order o = { .n = 0 };
+    p.send = capture_order;
+    p.send_ctx = &o;
+    p.coalesce_ms = 60000;   /* the window cannot pass during the test */
+    assert_int_equal(publisher_flush_due_ms(&p), -1);
+    for (long i = 1; i <= 10; i++)
+        publish_train(&p, m, i);
+    assert_int_equal(o.n, 1);
+    assert_int_equal(o.seq[0], 1);
+    assert_true(publisher_flush_due_ms(&p) > 0);
+    publisher_flush(&p);
+    assert_int_equal(o.n, 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(o.seq[i], i + 1);
+    assert_int_equal(publisher_flush_due_ms(&p), -1);
+    publish_train(&p, m, 11);   /* still inside the window: held */
+    assert_int_equal(o.n, 10);
+    p.last_send -= 120;         /* the window has passed: due now */
+    assert_int_equal(publisher_flush_due_ms(&p), 0);
+    publisher_flush(&p);
+    p.last_send -= 120;         /* a quiet spell: the next one goes out at once */
+    publish_train(&p, m, 12);
+    assert_int_equal(o.n, 12);
+    assert_int_equal(o.seq[11], 12);
+    assert_int_equal(p.send_drops, 0);
+    publisher_close(&p);
+    free(m);
+}
+
 static void test_restart_rebuilds(void **st)
 {
     (void)st;
@@ -172,6 +228,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_before_send),
+        cmocka_unit_test(test_coalesce),
         cmocka_unit_test(test_restart_rebuilds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
