@@ -99,6 +99,7 @@ static void cross_sub_backward(Supernet *s, const DecView *v, const DecAct *e, c
                     N, Q, d);
     AttnDims cd = supernet_cross_dims(A->B, A->Tt, A->Ts, v, Q, src, s->cfg.pad_id, A->Ts,
                                       A->Ns);
+    cd.nscratch = ATTN_SCRATCH_BLOCKS;
     zero(A->dcq, (size_t)N * Q);
     zero(A->dckv, (size_t)v->nblk * A->Ns * 2 * Q);
     attention_backward(A->dcq, A->dckv, A->dckv + Q, A->datt, e->cq, e->ckv, e->ckv + Q, &cd,

@@ -93,6 +93,7 @@ static void dec_layer_forward(Supernet *s, const DecView *v, DecAct *e, const fl
     const float *kv = supernet_cross_input(s, A->encout, A->encf, v->nblk);
     linear_forward(e->ckv, kv, v->ekv.w, v->ekv.ldw, v->ekv.b, v->nblk * A->Ns, v->de, 2 * Q);
     AttnDims cd = supernet_cross_dims(A->B, A->Tt, A->Ts, v, Q, src, s->cfg.pad_id, A->Ts, A->Ns);
+    cd.nscratch = ATTN_SCRATCH_BLOCKS;
     if (rng)
         e->rng_catt = *rng;
     attention_forward(e->catt, e->cq, e->ckv, e->ckv + Q, &cd, s->cfg.attn_dropout, rng,
