@@ -72,9 +72,11 @@ static void layernorm_forward_part(void *arg, int p, int np)
 {
     const LnJob *j = arg;
     int C = j->C;
+    const float *inp = j->inp, *g = j->g, *b = j->b;
+    float *out = j->out, *mean = j->mean, *rstd = j->rstd;
     for (long n = blas_part_lo(j->N, p, np); n < blas_part_lo(j->N, p + 1, np); n++) {
-        const float *x = j->inp + (size_t)n * C;
-        float *y = j->out + (size_t)n * C;
+        const float *x = inp + (size_t)n * C;
+        float *y = out + (size_t)n * C;
         double s = 0.0;
         for (int c = 0; c < C; c++)
             s += x[c];
@@ -84,9 +86,9 @@ static void layernorm_forward_part(void *arg, int p, int np)
             v += (double)(x[c] - m) * (x[c] - m);
         float r = 1.0f / sqrtf((float)(v / C) + LN_EPS);
         for (int c = 0; c < C; c++)
-            y[c] = (x[c] - m) * r * j->g[c] + j->b[c];
-        j->mean[n] = m;
-        j->rstd[n] = r;
+            y[c] = (x[c] - m) * r * g[c] + b[c];
+        mean[n] = m;
+        rstd[n] = r;
     }
 }
 
@@ -105,12 +107,13 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 static void layernorm_backward_part(void *arg, int p, int np)
 {
     const LnJob *j = arg;
-    int C = j->C;
-    const float *g = j->g;
-    for (long n = blas_part_lo(j->N, p, np); n < blas_part_lo(j->N, p + 1, np); n++) {
-        const float *x = j->inp + (size_t)n * C, *dy = j->dout + (size_t)n * C;
-        float *dx = j->dinp + (size_t)n * C;
-        float m = j->cmean[n], r = j->crstd[n];
+    int C = j->C, N = j->N;
+    const float *g = j->g, *inp = j->inp, *dout = j->dout, *mean = j->cmean, *rstd = j->crstd;
+    float *dinp = j->dinp, *dg = j->dg, *db = j->db;
+    for (long n = blas_part_lo(N, p, np); n < blas_part_lo(N, p + 1, np); n++) {
+        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+        float *dx = dinp + (size_t)n * C;
+        float m = mean[n], r = rstd[n];
         double s1 = 0.0, s2 = 0.0;
         for (int c = 0; c < C; c++) {
             float xh = (x[c] - m) * r, dxh = g[c] * dy[c];
@@ -124,12 +127,12 @@ static void layernorm_backward_part(void *arg, int p, int np)
         }
     }
     int c0 = (int)blas_part_lo(C, p, np), c1 = (int)blas_part_lo(C, p + 1, np);
-    for (int n = 0; n < j->N; n++) {
-        const float *x = j->inp + (size_t)n * C, *dy = j->dout + (size_t)n * C;
-        float m = j->cmean[n], r = j->crstd[n];
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+        float m = mean[n], r = rstd[n];
         for (int c = c0; c < c1; c++) {
-            j->dg[c] += dy[c] * ((x[c] - m) * r);
-            j->db[c] += dy[c];
+            dg[c] += dy[c] * ((x[c] - m) * r);
+            db[c] += dy[c];
         }
     }
 }
@@ -167,21 +170,41 @@ static inline uint64_t drops_bits(uint64_t key, uint64_t g)
     return z ^ (z >> 31);
 }
 
-/* x[t] for t in [0, n) is entry i0 + t: kept ones are scaled by inv, dropped ones zeroed; mask
- * (may be NULL) gets the flags. */
-static void drops_apply(const Drops *d, long i0, float *x, uint8_t *mask, long n)
+static inline float drops_one(float x, uint64_t bits, uint32_t cut, float inv, uint8_t *m)
 {
+    int keep = (uint32_t)(bits & 0xffff) >= cut;
+    if (m)
+        *m = (uint8_t)keep;
+    return keep ? x * inv : 0.0f;
+}
+
+/* x[t] for t in [0, n) is entry i0 + t: kept ones are scaled by inv, dropped ones zeroed; mask
+ * (may be NULL) gets the flags. Whole groups of 4 go through a loop the compiler vectorizes. */
+static inline void drops_apply(const Drops *d, long i0, float *x, uint8_t *mask, long n)
+{
+    uint64_t key = d->key;
+    uint32_t cut = d->cut;
+    float inv = d->inv;
     long t = 0;
-    while (t < n) {
+    for (; t < n && ((i0 + t) & 3); t++) {
         long i = i0 + t;
-        uint64_t bits = drops_bits(d->key, (uint64_t)i >> 2) >> (16 * (i & 3));
-        long end = t + (4 - (i & 3));
-        for (end = end < n ? end : n; t < end; t++, bits >>= 16) {
-            int keep = (uint32_t)(bits & 0xffff) >= d->cut;
-            if (mask)
-                mask[t] = (uint8_t)keep;
-            x[t] = keep ? x[t] * d->inv : 0.0f;
-        }
+        uint64_t bits = drops_bits(key, (uint64_t)i >> 2) >> (16 * (i & 3));
+        x[t] = drops_one(x[t], bits, cut, inv, mask ? mask + t : NULL);
+    }
+    long ng = (n - t) / 4;
+    uint64_t g0 = (uint64_t)(i0 + t) >> 2;
+    float *xg = x + t;
+    uint8_t *mg = mask ? mask + t : NULL;
+    for (long q = 0; q < ng; q++) {
+        uint64_t bits = drops_bits(key, g0 + (uint64_t)q);
+        for (int k = 0; k < 4; k++)
+            xg[4 * q + k] = drops_one(xg[4 * q + k], bits >> (16 * k), cut, inv,
+                                      mg ? mg + 4 * q + k : NULL);
+    }
+    for (t += 4 * ng; t < n; t++) {
+        long i = i0 + t;
+        uint64_t bits = drops_bits(key, (uint64_t)i >> 2) >> (16 * (i & 3));
+        x[t] = drops_one(x[t], bits, cut, inv, mask ? mask + t : NULL);
     }
 }
 
@@ -194,12 +217,15 @@ typedef struct ElJob {
     Drops drops;
 } ElJob;
 
+/* Every field is read into a local first: with -fno-strict-aliasing a store through x could
+ * otherwise change the job as far as the compiler knows, and the loops would not vectorize. */
 static void el_part(void *arg, int p, int np)
 {
     const ElJob *j = arg;
     long i0 = blas_part_lo(j->n, p, np), i1 = blas_part_lo(j->n, p + 1, np);
-    float *x = j->x;
+    float *x = j->x, inv = j->drops.inv;
     const float *a = j->a, *b = j->b;
+    const uint8_t *mask = j->mask;
     switch (j->op) {
     case EL_RELU:
         for (long i = i0; i < i1; i++)
@@ -209,12 +235,14 @@ static void el_part(void *arg, int p, int np)
         for (long i = i0; i < i1; i++)
             x[i] = a[i] > 0.0f ? x[i] : 0.0f;
         break;
-    case EL_DROP:
-        drops_apply(&j->drops, i0, x + i0, j->mask + i0, i1 - i0);
+    case EL_DROP: {
+        Drops d = j->drops;
+        drops_apply(&d, i0, x + i0, j->mask + i0, i1 - i0);
         break;
+    }
     case EL_DROP_BWD:
         for (long i = i0; i < i1; i++)
-            x[i] = j->mask[i] ? x[i] * j->drops.inv : 0.0f;
+            x[i] = mask[i] ? x[i] * inv : 0.0f;
         break;
     case EL_ADD:
         for (long i = i0; i < i1; i++)
@@ -556,9 +584,12 @@ static void xent_forward_row(float *z, int y, int V, float eps, int pad, double 
 static void xent_forward_part(void *arg, int p, int np)
 {
     const XentJob *j = arg;
+    float *z = j->z, eps = j->eps;
+    const int *target = j->target;
+    int V = j->V, pad = j->pad;
+    double *loss = j->loss, *nll = j->nll;
     for (long r = blas_part_lo(j->rows, p, np); r < blas_part_lo(j->rows, p + 1, np); r++)
-        xent_forward_row(j->z + (size_t)r * j->V, j->target[r], j->V, j->eps, j->pad,
-                         &j->loss[r], &j->nll[r]);
+        xent_forward_row(z + (size_t)r * V, target[r], V, eps, pad, &loss[r], &nll[r]);
 }
 
 double xent_forward(float *logits, const int *target, int N, int V, float eps, int pad,
@@ -582,18 +613,19 @@ double xent_forward(float *logits, const int *target, int N, int V, float eps, i
 static void xent_backward_part(void *arg, int p, int np)
 {
     const XentJob *j = arg;
-    int V = j->V;
-    float smooth = j->eps / V, dloss = j->dloss;
+    int V = j->V, pad = j->pad;
+    float smooth = j->eps / V, dloss = j->dloss, hit = dloss * (1.0f - j->eps), *z = j->z;
+    const int *target = j->target;
     for (long n = blas_part_lo(j->rows, p, np); n < blas_part_lo(j->rows, p + 1, np); n++) {
-        float *pr = j->z + (size_t)n * V;
-        int y = j->target[n];
-        if (y == j->pad) {
+        float *pr = z + (size_t)n * V;
+        int y = target[n];
+        if (y == pad) {
             memset(pr, 0, (size_t)V * sizeof *pr);
             continue;
         }
         for (int c = 0; c < V; c++)
             pr[c] = dloss * (pr[c] - smooth);
-        pr[y] -= dloss * (1.0f - j->eps);
+        pr[y] -= hit;
     }
 }
 

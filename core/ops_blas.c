@@ -248,11 +248,12 @@ static void linear_backward_part(void *arg, int p, int np)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, C, N, 1.0f,
                         j->dout + o0, OC, j->inp, C, 1.0f, j->dw + (size_t)o0 * ldw, ldw);
     }
-    if (j->db) {
+    float *db = j->db;   /* a local, so the sum vectorizes (-fno-strict-aliasing) */
+    if (db) {
         for (int n = 0; n < N; n++) {
             const float *d = j->dout + (size_t)n * OC;
             for (int o = o0; o < o1; o++)
-                j->db[o] += d[o];
+                db[o] += d[o];
         }
     }
 }
