@@ -148,7 +148,7 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
 /* ---- relu, dropout, residual ------------------------------------------------------------- */
 
 /* One split elementwise op over [0, n): out, a, b, mask as each op needs. */
-typedef enum ElOp { EL_RELU, EL_RELU_BWD, EL_DROP, EL_DROP_BWD, EL_ADD, EL_ACC } ElOp;
+typedef enum ElOp { EL_ZERO, EL_RELU, EL_RELU_BWD, EL_DROP, EL_DROP_BWD, EL_ADD, EL_ACC } ElOp;
 
 /* Keep flags from a counter-based generator: group g = i / 4 of entries takes one splitmix64
  * output of (key, g), entry i its 16 bits at (i % 4) · 16; an entry is kept when those bits are at
@@ -227,6 +227,9 @@ static void el_part(void *arg, int p, int np)
     const float *a = j->a, *b = j->b;
     const uint8_t *mask = j->mask;
     switch (j->op) {
+    case EL_ZERO:
+        memset(x + i0, 0, (size_t)(i1 - i0) * sizeof *x);
+        break;
     case EL_RELU:
         for (long i = i0; i < i1; i++)
             x[i] = x[i] > 0.0f ? x[i] : 0.0f;
@@ -258,6 +261,11 @@ static void el_part(void *arg, int p, int np)
 static void el_run(ElJob j)
 {
     blas_parallel(el_part, &j, j.n);
+}
+
+void ops_zero(float *x, long N)
+{
+    el_run((ElJob){.op = EL_ZERO, .x = x, .n = N});
 }
 
 void relu_forward(float *x, long N)

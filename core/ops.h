@@ -33,6 +33,9 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, const float *inp,
                         const float *g, const float *mean, const float *rstd, int N, int C);
 
+/* x (N) = 0 (split over the threads: a memset of a large buffer is otherwise a serial gap). */
+void ops_zero(float *x, long N);
+
 /* x (N) = max(x, 0) in place. Backward: dx (N) *= (out > 0), in place (out is the forward's
  * output). */
 void relu_forward(float *x, long N);

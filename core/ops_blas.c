@@ -175,6 +175,16 @@ void blas_set_threads(int n)
     pthread_mutex_unlock(&pool.busy);
 }
 
+void blas_with_openblas_threads(int n, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&pool.busy);   /* every split on this thread now runs serially */
+    pool_sync();
+    openblas_set_num_threads(n < 1 ? 1 : n);
+    fn(ctx);
+    openblas_set_num_threads(1);
+    pthread_mutex_unlock(&pool.busy);
+}
+
 int blas_threads(void)
 {
     pthread_mutex_lock(&pool.busy);

@@ -36,6 +36,10 @@ void blas_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
 void blas_set_threads(int n);
 int blas_threads(void);
 
+/* Runs fn(ctx) on the calling thread with mos's split off and OpenBLAS itself at n threads (its
+ * own threading), then restores the split. For benchmarks that compare the two. */
+void blas_with_openblas_threads(int n, void (*fn)(void *ctx), void *ctx);
+
 /* A split: fn(ctx, part, nparts) runs once for every part in 0..nparts-1, part 0 on the calling
  * thread, the rest on mos's worker threads; blas_parallel returns when all are done. nparts is
  * the thread count, or 1 (everything on the caller) when work < BLAS_PAR_MIN, inside a running

@@ -310,7 +310,7 @@ float *supernet_positions(Supernet *s, int decoder, int *rows, int *cols)
 void supernet_zero_grads(Supernet *s)
 {
     ffn_zero_grads(&s->ffn);
-    memset(s->grads, 0, s->lay.total * sizeof(float));
+    ops_zero(s->grads, (long)s->lay.total);
 }
 
 /* ---- views: the slicing rule ------------------------------------------------------------- */

@@ -3,13 +3,12 @@
  * gradients accumulate into s->grads (FFN ones through the FfnView, then ffn_weights_backward);
  * activation gradients use the scratch buffers of s->acts, zeroed here before each use. */
 #include <math.h>
-#include <string.h>
 
 #include "ops.h"
 #include "ops_blas.h"
 #include "supernet_impl.h"
 
-static void zero(float *p, size_t n) { memset(p, 0, n * sizeof *p); }
+static void zero(float *p, size_t n) { ops_zero(p, (long)n); }
 
 /* Residual end of a sublayer. Post-LN: dr = LN'(dout), dx += dr, ds = drop'(dr).
  * Pre-LN: dx += dout, ds = drop'(dout). ds (N, d) is overwritten. */

@@ -4,7 +4,6 @@
  * train = 1 the head also produces the gradient of the final hidden states). Saves in
  * s->acts what the backward needs; allocates nothing. */
 #include <math.h>
-#include <string.h>
 
 #include "ops.h"
 #include "ops_blas.h"
@@ -146,7 +145,7 @@ double supernet_head(Supernet *s, const Arch *a, const int *target, int train, d
     const float *E = s->params + s->embed;
     double loss = 0.0;
     if (train)
-        memset(x->dh, 0, (size_t)x->Nt * dd * sizeof(float));
+        ops_zero(x->dh, (long)x->Nt * dd);
     for (int r0 = 0; r0 < x->Nt; r0 += XENT_CHUNK) {
         int n = x->Nt - r0 < XENT_CHUNK ? x->Nt - r0 : XENT_CHUNK;
         const float *hr = h + (size_t)r0 * dd;
