@@ -65,8 +65,8 @@ void residual_backward(float *da, float *db, const float *dout, long N);
  * Scores are scaled by HS^-1/2; attention dropout p (rng NULL: none) takes one rng_next as its
  * key and numbers the entries in (b, h, i, key) order (see dropout_forward). Probabilities are
  * not saved: the backward recomputes them and replays the dropout from a copy of the rng state
- * taken before the forward (rng_saved). scratch holds max(1, nscratch) blocks of 3 · Tq · nblk·Tk
- * floats; batch rows are split over at most nscratch threads (each with its own block). */
+ * taken before the forward (rng_saved). scratch holds max(1, nscratch) blocks of
+ * 3 · Tq · nblk·Tk floats; batch rows are split over at most nscratch threads (one block each). */
 typedef struct AttnDims {
     int B, Tq, Tk, nblk, NH, QD;   /* QD: qkv dim (all heads) */
     int ldq, ldkv, kbs;            /* leading dims (floats) and key rows between batch rows */

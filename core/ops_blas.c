@@ -199,7 +199,15 @@ typedef struct LinJob {
     float *out, *dinp, *dw, *db;
     const float *inp, *w, *b, *dout;
     int ldw, N, C, OC;
+    int relu;   /* forward: relu on the output; backward: dinp overwritten, masked by inp > 0 */
 } LinJob;
+
+/* x (n) = max(x, 0), or x = x where m > 0 else 0. */
+static void relu_rows(float *x, const float *m, long n)
+{
+    for (long i = 0; i < n; i++)
+        x[i] = (m ? m[i] : x[i]) > 0.0f ? x[i] : 0.0f;
+}
 
 static void linear_forward_part(void *arg, int p, int np)
 {
@@ -223,6 +231,8 @@ static void linear_forward_part(void *arg, int p, int np)
     if (r1 > r0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, OC, C, 1.0f,
                     j->inp + (size_t)r0 * C, C, j->w, j->ldw, beta, out, OC);
+    if (j->relu)
+        relu_rows(out, NULL, (long)(r1 - r0) * OC);
 }
 
 void linear_forward(float *out, const float *inp, const float *w, int ldw, const float *b,
@@ -233,6 +243,17 @@ void linear_forward(float *out, const float *inp, const float *w, int ldw, const
     LinJob j = {.out = out, .inp = inp, .w = w, .b = b, .ldw = ldw, .N = N, .C = C, .OC = OC};
     long work = N == 1 ? (long)OC * C / 4 : (long)N * OC * C / 32;
     blas_parallel(linear_forward_part, &j, work);
+}
+
+void linear_relu_forward(float *out, const float *inp, const float *w, int ldw, const float *b,
+                         int N, int C, int OC)
+{
+    ASSERT(N > 1);
+    if (OC <= 0)
+        return;
+    LinJob j = {.out = out, .inp = inp, .w = w, .b = b, .ldw = ldw, .N = N, .C = C, .OC = OC,
+                .relu = 1};
+    blas_parallel(linear_forward_part, &j, (long)N * OC * C / 32);
 }
 
 static void linear_backward_part(void *arg, int p, int np)
@@ -247,8 +268,10 @@ static void linear_backward_part(void *arg, int p, int np)
                         j->dinp, 1);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, C, OC, 1.0f,
-                        j->dout + (size_t)r0 * OC, OC, j->w, ldw, 1.0f,
+                        j->dout + (size_t)r0 * OC, OC, j->w, ldw, j->relu ? 0.0f : 1.0f,
                         j->dinp + (size_t)r0 * C, C);
+        if (j->relu)
+            relu_rows(j->dinp + (size_t)r0 * C, j->inp + (size_t)r0 * C, (long)(r1 - r0) * C);
     }
     if (j->dw && o1 > o0) {
         if (N == 1)
@@ -278,6 +301,17 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout, const
     /* one row splits nothing: the input gradient is one sgemv over all of w */
     long work = N == 1 ? 0 : (long)N * OC * C / 16;
     blas_parallel(linear_backward_part, &j, work);
+}
+
+void linear_backward_relu(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int ldw, int N, int C, int OC)
+{
+    ASSERT(N > 1 && dinp);
+    if (OC <= 0)
+        return;
+    LinJob j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .w = w, .ldw = ldw,
+                .N = N, .C = C, .OC = OC, .relu = 1};
+    blas_parallel(linear_backward_part, &j, (long)N * OC * C / 16);
 }
 
 /* ---- general products -------------------------------------------------------------------- */

@@ -21,6 +21,16 @@ void linear_forward(float *out, const float *inp, const float *w, int ldw, const
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, int ldw, int N, int C, int OC);
 
+/* The FFN's fused pairs (one pass less over the (N, F) hidden layer each, done on a part's rows
+ * while they are in cache). linear_relu_forward: linear_forward, then out = max(out, 0).
+ * linear_backward_relu: linear_backward except that dinp (N, C) is overwritten (not accumulated)
+ * and masked by the relu that produced inp: dinp = (dout · w[0:OC, 0:C]) ∘ (inp > 0); dw, db
+ * accumulate as in linear_backward. N > 1. */
+void linear_relu_forward(float *out, const float *inp, const float *w, int ldw, const float *b,
+                         int N, int C, int OC);
+void linear_backward_relu(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int ldw, int N, int C, int OC);
+
 /* C (M, N, ldc) = alpha · op(A) · op(B) + beta · C, row-major; ta / tb: 1 to transpose.
  * A is (M, K) or (K, M) when ta, with leading dim lda; B is (K, N) or (N, K) when tb.
  * Large products are split over the threads by rows of C. */

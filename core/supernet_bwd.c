@@ -54,9 +54,13 @@ static void ffn_sub_backward(Supernet *s, const FfnView *v, const LnView *ln, co
     sub_end_backward(A->dtmp, dx, dout, ff, ln, N, d, pre, p);
     const float *h = pre ? ff->x2 : x;
     float *dh = sub_begin_target(dx, A->dpre, N, d, pre);
-    zero(A->df, (size_t)N * F);
-    linear_backward(A->df, v->dw2, v->db2, A->dtmp, f, v->w2, v->ldw2, N, F, d);
-    relu_backward_inplace(A->df, f, (long)N * F);
+    if (N > 1) {   /* df = (dtmp · w2) ∘ (f > 0) in one pass */
+        linear_backward_relu(A->df, v->dw2, v->db2, A->dtmp, f, v->w2, v->ldw2, N, F, d);
+    } else {
+        zero(A->df, (size_t)N * F);
+        linear_backward(A->df, v->dw2, v->db2, A->dtmp, f, v->w2, v->ldw2, N, F, d);
+        relu_backward_inplace(A->df, f, (long)N * F);
+    }
     linear_backward(dh, v->dw1, v->db1, A->df, h, v->w1, v->ldw1, N, d, F);
     sub_begin_backward(dx, A->dpre, ff, ln, x, N, d, pre);
 }

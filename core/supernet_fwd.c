@@ -12,8 +12,12 @@
 static void ffn_forward(float *out, float *f, const float *h, const FfnView *v, int N, int d,
                         int F)
 {
-    linear_forward(f, h, v->w1, v->ldw1, v->b1, N, d, F);
-    relu_forward(f, (long)N * F);
+    if (N > 1)
+        linear_relu_forward(f, h, v->w1, v->ldw1, v->b1, N, d, F);
+    else {
+        linear_forward(f, h, v->w1, v->ldw1, v->b1, N, d, F);
+        relu_forward(f, (long)N * F);
+    }
     linear_forward(out, f, v->w2, v->ldw2, v->b2, N, F, d);
 }
 
