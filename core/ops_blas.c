@@ -22,7 +22,10 @@
  * The claim word packs (split generation << 32 | nparts << 16 | next part); a claim is a CAS on
  * it, so a worker can only claim a part of the split it read the job of. */
 
-#define POOL_SPIN 20000   /* pause loops a thread waits before sleeping or yielding */
+/* A waiting worker spins POOL_PAUSE pause loops (~45 us here: within a training step the next
+ * split usually comes sooner), then sleeps. It does not spin longer because the machine is
+ * shared: spinning is charged to this process's CPU share (autogroups), not to idle time. */
+#define POOL_PAUSE 1000
 
 typedef struct Pool {
     pthread_mutex_t mu;    /* sleeping workers wait on wake under mu */
@@ -79,7 +82,7 @@ static void *pool_worker(void *arg)
         uint32_t g;
         int spins = 0;
         while ((g = (uint32_t)(atomic_load(&pool.word) >> 32)) == seen) {
-            if (++spins < POOL_SPIN) {
+            if (++spins < POOL_PAUSE) {
                 _mm_pause();
                 continue;
             }
@@ -159,7 +162,7 @@ void blas_parallel(BlasPartFn fn, void *ctx, long work)
     pool_claim(gen, fn, ctx);
     pool_inside = 0;
     for (long spins = 0; atomic_load_explicit(&pool.done, memory_order_acquire) < n; spins++) {
-        if (spins < POOL_SPIN)
+        if (spins < POOL_PAUSE)
             _mm_pause();
         else
             sched_yield();
