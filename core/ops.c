@@ -30,33 +30,67 @@ void positions_init(float *table, int rows, int C, int pad)
     }
 }
 
-void embedding_forward(float *out, const int *tok, const float *E, int ldE, const float *P,
-                       int ldP, int B, int T, int C, float scale, int pad)
+typedef struct EmbJob {
+    float *out, *dE;
+    const int *tok;
+    const float *E, *P, *dout;
+    int ldE, ldP, B, T, C, pad;
+    float scale;
+} EmbJob;
+
+/* Part p: batch rows of its range (positions count non-pad tokens along a row). */
+static void embedding_forward_part(void *arg, int p, int np)
 {
-    for (int b = 0; b < B; b++) {
+    const EmbJob *j = arg;
+    const int *tok = j->tok;
+    const float *E = j->E, *P = j->P;
+    int T = j->T, C = j->C, pad = j->pad;
+    float scale = j->scale;
+    for (long b = blas_part_lo(j->B, p, np); b < blas_part_lo(j->B, p + 1, np); b++) {
         int pos = pad;
         for (int t = 0; t < T; t++) {
             int id = tok[b * T + t];
-            float *o = out + ((size_t)b * T + t) * C;
-            const float *e = E + (size_t)id * ldE;
-            const float *p = P + (size_t)(id == pad ? pad : ++pos) * ldP;
+            float *o = j->out + ((size_t)b * T + t) * C;
+            const float *e = E + (size_t)id * j->ldE;
+            const float *pr = P + (size_t)(id == pad ? pad : ++pos) * j->ldP;
             for (int c = 0; c < C; c++)
-                o[c] = scale * e[c] + p[c];
+                o[c] = scale * e[c] + pr[c];
         }
+    }
+}
+
+void embedding_forward(float *out, const int *tok, const float *E, int ldE, const float *P,
+                       int ldP, int B, int T, int C, float scale, int pad)
+{
+    EmbJob j = {.out = out, .tok = tok, .E = E, .P = P, .ldE = ldE, .ldP = ldP, .B = B, .T = T,
+                .C = C, .pad = pad, .scale = scale};
+    blas_parallel(embedding_forward_part, &j, (long)B * T * C);
+}
+
+/* Part p: its columns of every token's row (tokens repeat, so rows cannot be split). */
+static void embedding_backward_part(void *arg, int p, int np)
+{
+    const EmbJob *j = arg;
+    const int *tok = j->tok;
+    int c0 = (int)blas_part_lo(j->C, p, np), c1 = (int)blas_part_lo(j->C, p + 1, np);
+    int N = j->B, C = j->C, pad = j->pad;
+    float scale = j->scale;
+    for (int n = 0; n < N; n++) {
+        if (tok[n] == pad)
+            continue;
+        float *de = j->dE + (size_t)tok[n] * j->ldE;
+        const float *d = j->dout + (size_t)n * C;
+        for (int c = c0; c < c1; c++)
+            de[c] += scale * d[c];
     }
 }
 
 void embedding_backward(float *dE, int ldE, const float *dout, const int *tok, int N, int C,
                         float scale, int pad)
 {
-    for (int n = 0; n < N; n++) {
-        if (tok[n] == pad)
-            continue;
-        float *de = dE + (size_t)tok[n] * ldE;
-        const float *d = dout + (size_t)n * C;
-        for (int c = 0; c < C; c++)
-            de[c] += scale * d[c];
-    }
+    EmbJob j = {.dE = dE, .dout = dout, .tok = tok, .ldE = ldE, .B = N, .C = C, .pad = pad,
+                .scale = scale};
+    blas_parallel(embedding_backward_part, &j, (long)N * C);
 }
 
 /* ---- layernorm --------------------------------------------------------------------------- */
