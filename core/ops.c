@@ -399,14 +399,15 @@ typedef struct AttnJob {
     Drops drops;
 } AttnJob;
 
-/* The batch rows of part p: parts beyond the scratch blocks get none. */
-static void attn_rows(const AttnDims *d, int p, int np, int *b0, int *b1)
+/* The batch rows of part p and its scratch block: parts beyond the scratch blocks get none. */
+static float *attn_rows(const AttnDims *d, float *scratch, int p, int np, int *b0, int *b1)
 {
     int ns = d->nscratch > 1 ? d->nscratch : 1;
     if (np > ns)
         np = ns;
     *b0 = p < np ? (int)blas_part_lo(d->B, p, np) : 0;
     *b1 = p < np ? (int)blas_part_lo(d->B, p + 1, np) : 0;
+    return scratch + (size_t)(p < np ? p : 0) * 3 * d->Tq * d->nblk * d->Tk;
 }
 
 static void attention_forward_part(void *arg, int p, int np)
@@ -414,8 +415,7 @@ static void attention_forward_part(void *arg, int p, int np)
     const AttnJob *j = arg;
     const AttnDims *d = j->d;
     int HS = d->QD / d->NH, nK = d->nblk * d->Tk, b0, b1;
-    attn_rows(d, p, np, &b0, &b1);
-    float *S = j->scratch + (size_t)p * 3 * d->Tq * nK;
+    float *S = attn_rows(d, j->scratch, p, np, &b0, &b1);
     for (int b = b0; b < b1; b++) {
         for (int h = 0; h < d->NH; h++) {
             attn_probs(S, j->q, j->k, d, b, h);
@@ -453,9 +453,9 @@ static void attention_backward_part(void *arg, int p_, int np)
     const AttnJob *j = arg;
     const AttnDims *d = j->d;
     int HS = d->QD / d->NH, nK = d->nblk * d->Tk, b0, b1;
-    attn_rows(d, p_, np, &b0, &b1);
+    float *P = attn_rows(d, j->scratch, p_, np, &b0, &b1);
     long n = (long)d->Tq * nK;
-    float *P = j->scratch + (size_t)p_ * 3 * n, *Pd = P + n, *dP = P + 2 * n;
+    float *Pd = P + n, *dP = P + 2 * n;
     float scale = 1.0f / sqrtf((float)HS), inv = j->drop ? j->drops.inv : 1.0f;
     for (int b = b0; b < b1; b++) {
         for (int h = 0; h < d->NH; h++) {

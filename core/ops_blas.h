@@ -2,8 +2,9 @@
  * cblas or starts compute threads. Weights are strided views (a subnet's W is the top-left block
  * of the max-size matrix, leading dim = max in-dim), so nothing is ever copied. One-row products
  * go to sgemv/sger (OpenBLAS packs the whole matrix for a 1-row sgemm). Backward functions
- * accumulate (+=) into their outputs. Work is split over the threads in fixed parts, so results
- * depend on the thread count only through that partition and are identical run to run. */
+ * accumulate (+=) into their outputs. Work is split over the threads in fixed parts, each
+ * computing its outputs as the serial code would: results are identical run to run, and (as
+ * tests/core/test_threads.c checks for a training step) at 1 and 2 threads. */
 #ifndef MOS_OPS_BLAS_H
 #define MOS_OPS_BLAS_H
 
@@ -47,13 +48,16 @@ void blas_set_threads(int n);
 int blas_threads(void);
 
 /* Runs fn(ctx) on the calling thread with mos's split off and OpenBLAS itself at n threads (its
- * own threading), then restores the split. For benchmarks that compare the two. */
+ * own threading), then restores the split. For benchmarks that compare the two; fn must not
+ * change the thread count. */
 void blas_with_openblas_threads(int n, void (*fn)(void *ctx), void *ctx);
 
-/* A split: fn(ctx, part, nparts) runs once for every part in 0..nparts-1, part 0 on the calling
- * thread, the rest on mos's worker threads; blas_parallel returns when all are done. nparts is
- * the thread count, or 1 (everything on the caller) when work < BLAS_PAR_MIN, inside a running
- * split, or while another thread runs one. work: elements touched, or flops / 32 for products. */
+/* A split: fn(ctx, part, nparts) runs exactly once for every part in 0..nparts-1, on the calling
+ * thread or on one of mos's worker threads (whichever claims the part first: a worker slow to
+ * wake leaves its part to the caller); blas_parallel returns when all are done. Parts must write
+ * disjoint outputs. nparts is the thread count, or 1 (everything on the caller) when
+ * work < BLAS_PAR_MIN, inside a running split, or while another thread runs one.
+ * work: elements touched, or flops / 32 for products. fn must not change the thread count. */
 #define BLAS_PAR_MIN 16384L
 typedef void (*BlasPartFn)(void *ctx, int part, int nparts);
 void blas_parallel(BlasPartFn fn, void *ctx, long work);
