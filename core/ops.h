@@ -33,15 +33,20 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, const float *inp,
                         const float *g, const float *mean, const float *rstd, int N, int C);
 
+/* x (N) = 0 (split over the threads: a memset of a large buffer is otherwise a serial gap). */
+void ops_zero(float *x, long N);
+
 /* x (N) = max(x, 0) in place. Backward: dx (N) *= (out > 0), in place (out is the forward's
  * output). */
 void relu_forward(float *x, long N);
 void relu_backward_inplace(float *dx, const float *out, long N);
 
-/* Inverted dropout in place: x (N) *= keep / (1 - p'), keep ~ Bernoulli(1 - p') drawn from rng in
- * index order (16-bit draws, so p' is p rounded to a multiple of 2^-16) and saved in mask (N).
- * p == 0: nothing (mask untouched). Backward: dx *= the same factor. Attention dropout draws the
- * same way. */
+/* Inverted dropout in place: x (N) *= keep / (1 - p'), keep ~ Bernoulli(1 - p') saved in mask
+ * (N). The flags come from one rng_next of rng (the call's key) through a counter-based
+ * generator: entry i's 16-bit draw is a function of (key, i) only (so p' is p rounded to a
+ * multiple of 2^-16, and a split over threads draws exactly what one thread would).
+ * p == 0: nothing (mask untouched, rng not advanced). Backward: dx *= the same factor. Attention
+ * dropout draws the same way. */
 void dropout_forward(float *x, uint8_t *mask, long N, float p, Rng *rng);
 void dropout_backward(float *dx, const uint8_t *mask, long N, float p);
 
@@ -57,17 +62,23 @@ void residual_backward(float *da, float *db, const float *dout, long N);
  * out row (b, i) is out + (b·Tq + i)·QD.
  * Masks: key t is excluded when key_tok[b·kbs + t] == pad (key_tok may be NULL), and when causal
  * and t > i + (Tk - Tq) (query i sits at absolute position Tk - Tq + i).
- * Scores are scaled by HS^-1/2; attention dropout p (rng NULL: none) is drawn in (b, h, i, key)
- * order. Probabilities are not saved: the backward recomputes them and replays the dropout from
- * a copy of the rng state taken before the forward (rng_saved). scratch holds 3 · Tq · nblk·Tk
- * floats. */
+ * Scores are scaled by HS^-1/2; attention dropout p (rng NULL: none) takes one rng_next as its
+ * key and numbers the entries in (b, h, i, key) order (see dropout_forward). Probabilities are
+ * not saved: the backward recomputes them and replays the dropout from a copy of the rng state
+ * taken before the forward (rng_saved). scratch holds max(1, nscratch) blocks of
+ * 3 · Tq · nblk·Tk floats; batch rows are split over at most nscratch threads (one block each). */
 typedef struct AttnDims {
     int B, Tq, Tk, nblk, NH, QD;   /* QD: qkv dim (all heads) */
     int ldq, ldkv, kbs;            /* leading dims (floats) and key rows between batch rows */
     long blk;                      /* floats between key blocks */
     int causal, pad;
     const int *key_tok;
+    int nscratch;                  /* scratch blocks (0 or 1: one thread) */
 } AttnDims;
+
+/* Scratch blocks the supernet's training record provides (its attention uses up to this many
+ * threads). */
+#define ATTN_SCRATCH_BLOCKS 4
 
 void attention_forward(float *out, const float *q, const float *k, const float *v,
                        const AttnDims *d, float p, Rng *rng, float *scratch);

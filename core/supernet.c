@@ -310,7 +310,7 @@ float *supernet_positions(Supernet *s, int decoder, int *rows, int *cols)
 void supernet_zero_grads(Supernet *s)
 {
     ffn_zero_grads(&s->ffn);
-    memset(s->grads, 0, s->lay.total * sizeof(float));
+    ops_zero(s->grads, (long)s->lay.total);
 }
 
 /* ---- views: the slicing rule ------------------------------------------------------------- */
@@ -491,7 +491,8 @@ size_t supernet_carve(Supernet *s, Acts *x, float *base, uint8_t *mbase, size_t 
     x->logits = take(&c, imax(1, Nt < XENT_CHUNK ? Nt : XENT_CHUNK) * s->V);
     size_t ts = Ts < s->tmax ? (size_t)Ts : (size_t)s->tmax;
     size_t tt = Tt < s->tmax ? (size_t)Tt : (size_t)s->tmax;
-    x->scratch = take(&c, 3 * imax(ts * ts, tt * imax(tt, 3 * ts)));
+    /* attention: one block of 3 score matrices per thread */
+    x->scratch = take(&c, ATTN_SCRATCH_BLOCKS * 3 * imax(ts * ts, tt * imax(tt, 3 * ts)));
     if (train)
         carve_backward(s, x, &c, a, fe > fd ? fe : fd);
     if (mask_bytes)
@@ -529,7 +530,7 @@ AttnDims supernet_self_dims(const Acts *x, int T, int NH, int Q, int causal, con
 {
     return (AttnDims){.B = x->B, .Tq = T, .Tk = T, .nblk = 1, .NH = NH, .QD = Q, .ldq = 3 * Q,
                       .ldkv = 3 * Q, .kbs = T, .blk = 0, .causal = causal, .pad = pad,
-                      .key_tok = key_tok};
+                      .key_tok = key_tok, .nscratch = ATTN_SCRATCH_BLOCKS};
 }
 
 /* ---- one step ---------------------------------------------------------------------------- */

@@ -3,13 +3,12 @@
  * gradients accumulate into s->grads (FFN ones through the FfnView, then ffn_weights_backward);
  * activation gradients use the scratch buffers of s->acts, zeroed here before each use. */
 #include <math.h>
-#include <string.h>
 
 #include "ops.h"
 #include "ops_blas.h"
 #include "supernet_impl.h"
 
-static void zero(float *p, size_t n) { memset(p, 0, n * sizeof *p); }
+static void zero(float *p, size_t n) { ops_zero(p, (long)n); }
 
 /* Residual end of a sublayer. Post-LN: dr = LN'(dout), dx += dr, ds = drop'(dr).
  * Pre-LN: dx += dout, ds = drop'(dout). ds (N, d) is overwritten. */
@@ -55,9 +54,13 @@ static void ffn_sub_backward(Supernet *s, const FfnView *v, const LnView *ln, co
     sub_end_backward(A->dtmp, dx, dout, ff, ln, N, d, pre, p);
     const float *h = pre ? ff->x2 : x;
     float *dh = sub_begin_target(dx, A->dpre, N, d, pre);
-    zero(A->df, (size_t)N * F);
-    linear_backward(A->df, v->dw2, v->db2, A->dtmp, f, v->w2, v->ldw2, N, F, d);
-    relu_backward_inplace(A->df, f, (long)N * F);
+    if (N > 1) {   /* df = (dtmp · w2) ∘ (f > 0) in one pass */
+        linear_backward_relu(A->df, v->dw2, v->db2, A->dtmp, f, v->w2, v->ldw2, N, F, d);
+    } else {
+        zero(A->df, (size_t)N * F);
+        linear_backward(A->df, v->dw2, v->db2, A->dtmp, f, v->w2, v->ldw2, N, F, d);
+        relu_backward_inplace(A->df, f, (long)N * F);
+    }
     linear_backward(dh, v->dw1, v->db1, A->df, h, v->w1, v->ldw1, N, d, F);
     sub_begin_backward(dx, A->dpre, ff, ln, x, N, d, pre);
 }
@@ -99,6 +102,7 @@ static void cross_sub_backward(Supernet *s, const DecView *v, const DecAct *e, c
                     N, Q, d);
     AttnDims cd = supernet_cross_dims(A->B, A->Tt, A->Ts, v, Q, src, s->cfg.pad_id, A->Ts,
                                       A->Ns);
+    cd.nscratch = ATTN_SCRATCH_BLOCKS;
     zero(A->dcq, (size_t)N * Q);
     zero(A->dckv, (size_t)v->nblk * A->Ns * 2 * Q);
     attention_backward(A->dcq, A->dckv, A->dckv + Q, A->datt, e->cq, e->ckv, e->ckv + Q, &cd,

@@ -4,7 +4,6 @@
  * train = 1 the head also produces the gradient of the final hidden states). Saves in
  * s->acts what the backward needs; allocates nothing. */
 #include <math.h>
-#include <string.h>
 
 #include "ops.h"
 #include "ops_blas.h"
@@ -13,8 +12,12 @@
 static void ffn_forward(float *out, float *f, const float *h, const FfnView *v, int N, int d,
                         int F)
 {
-    linear_forward(f, h, v->w1, v->ldw1, v->b1, N, d, F);
-    relu_forward(f, (long)N * F);
+    if (N > 1)
+        linear_relu_forward(f, h, v->w1, v->ldw1, v->b1, N, d, F);
+    else {
+        linear_forward(f, h, v->w1, v->ldw1, v->b1, N, d, F);
+        relu_forward(f, (long)N * F);
+    }
     linear_forward(out, f, v->w2, v->ldw2, v->b2, N, F, d);
 }
 
@@ -93,6 +96,7 @@ static void dec_layer_forward(Supernet *s, const DecView *v, DecAct *e, const fl
     const float *kv = supernet_cross_input(s, A->encout, A->encf, v->nblk);
     linear_forward(e->ckv, kv, v->ekv.w, v->ekv.ldw, v->ekv.b, v->nblk * A->Ns, v->de, 2 * Q);
     AttnDims cd = supernet_cross_dims(A->B, A->Tt, A->Ts, v, Q, src, s->cfg.pad_id, A->Ts, A->Ns);
+    cd.nscratch = ATTN_SCRATCH_BLOCKS;
     if (rng)
         e->rng_catt = *rng;
     attention_forward(e->catt, e->cq, e->ckv, e->ckv + Q, &cd, s->cfg.attn_dropout, rng,
@@ -145,7 +149,7 @@ double supernet_head(Supernet *s, const Arch *a, const int *target, int train, d
     const float *E = s->params + s->embed;
     double loss = 0.0;
     if (train)
-        memset(x->dh, 0, (size_t)x->Nt * dd * sizeof(float));
+        ops_zero(x->dh, (long)x->Nt * dd);
     for (int r0 = 0; r0 < x->Nt; r0 += XENT_CHUNK) {
         int n = x->Nt - r0 < XENT_CHUNK ? x->Nt - r0 : XENT_CHUNK;
         const float *hr = h + (size_t)r0 * dd;

@@ -124,12 +124,14 @@ void sub_end(const SubAct *sa, const LnView *ln, const float *x, float *s, int N
 void supernet_encoder_forward(Supernet *s, const Arch *a, const int *src, Rng *rng, int train);
 void supernet_decoder_forward(Supernet *s, const Arch *a, const int *src, const int *tgt,
                               Rng *rng, int train);
-/* Self-attention dims over the fused (N, 3Q) q|k|v buffer of a batch of x->B rows of T. */
+/* Self-attention dims over the fused (N, 3Q) q|k|v buffer of a batch of x->B rows of T, using
+ * the ATTN_SCRATCH_BLOCKS scratch blocks of the activation record. */
 AttnDims supernet_self_dims(const Acts *x, int T, int NH, int Q, int causal, const int *key_tok,
                             int pad);
 float *supernet_cross_input(Supernet *s, float *encout, float *encf, int nblk);
 /* Cross-attention dims: B rows of Tq queries over nblk blocks of Ts keys (kbs key rows between
- * batch rows; 0 lets every row share one source, as beams do); enc_rows: rows per block. */
+ * batch rows; 0 lets every row share one source, as beams do); enc_rows: rows per block. One
+ * scratch block (nscratch 0): the training passes set nscratch for their record. */
 AttnDims supernet_cross_dims(int B, int Tq, int Ts, const DecView *v, int Q, const int *src,
                              int pad, int kbs, int enc_rows);
 double supernet_head(Supernet *s, const Arch *a, const int *target, int train, double *nll);

@@ -145,15 +145,19 @@ def main():
     ap.add_argument("--decode-threads", default="1,2")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    print("load average at the start: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     train, dec = [], []
     for i in range(args.pairs):
         m = run_mos(args.mos, "train", args.steps, args.threads)
         t = torch_train(args.steps, 1)
         train.append((m, t))
         print("pair %d train: mos %.3f s/step (%.0f tok/s, %.1f GFLOP/s = %.0f%% of sgemm's "
-              "%.1f), torch %.3f s/step (%.1f GFLOP/s): mos %.2fx" %
+              "%.1f; sgemm split %.3f s, OpenBLAS-threaded %.3f s), torch %.3f s/step "
+              "(%.1f GFLOP/s): mos %.2fx" %
               (i + 1, m["step_s"], m["tok_per_s"], m["eff_gflops"], 100 * m["eff_vs_sgemm"],
-               m["sgemm_gflops"], t, m["matmul_gflop"] / t, t / m["step_s"]), flush=True)
+               m["sgemm_gflops"], m.get("sgemm_split_s", float("nan")),
+               m.get("sgemm_openblas_s", float("nan")), t, m["matmul_gflop"] / t,
+               t / m["step_s"]), flush=True)
     for i in range(args.pairs):
         m = min((run_mos(args.mos, "decode", args.decode_steps, int(th))
                  for th in args.decode_threads.split(",")), key=lambda r: r["decode_s"])
@@ -167,6 +171,7 @@ def main():
     dr = statistics.median(t / m["decode_s"] for m, t in dec)
     print("median over %d pairs: train mos/torch tokens/s %.2fx (floor 1.5x), step at %.0f%% of "
           "sgemm (floor 65%%); decode %.1fx faster (floor 3x)" % (args.pairs, tr, 100 * eff, dr))
+    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

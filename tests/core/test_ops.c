@@ -144,6 +144,47 @@ static void linear_pair(void **state)
     }
 }
 
+/* The FFN's fused pairs equal their compositions bit for bit (linear + relu forward; zeroed
+ * input gradient + linear_backward + relu mask), for sliced weights, at a small size and at
+ * one large enough to be split, with 1 and 2 threads. */
+static void fused_ffn_pairs(void **state)
+{
+    (void)state;
+    const int shapes[][4] = {{3, 5, 7, 6}, {300, 40, 96, 48}};   /* N, C, OC, ldw */
+    for (int s = 0; s < 2; s++) {
+        int N = shapes[s][0], C = shapes[s][1], OC = shapes[s][2], ldw = shapes[s][3];
+        float *inp = rnd((long)N * C, 1.0f), *w = rnd((long)(OC + 1) * ldw, 0.5f);
+        float *b = rnd(OC, 0.5f), *dout = rnd((long)N * OC, 1.0f);
+        for (long i = 0; i < (long)N * C; i += 3)
+            inp[i] = 0.0f;   /* as after a relu: zeros (and negatives) get no gradient */
+        size_t no = (size_t)N * OC * sizeof(float), ni = (size_t)N * C * sizeof(float);
+        size_t nw = (size_t)(OC + 1) * ldw * sizeof(float);
+        float *o1 = malloc(no), *o2 = malloc(no), *d1 = calloc(1, ni), *d2 = malloc(ni);
+        float *dw1 = calloc(1, nw), *dw2 = calloc(1, nw);
+        float *db1 = calloc(OC, sizeof(float)), *db2 = calloc(OC, sizeof(float));
+        for (int t = 1; t <= 2; t++) {
+            blas_set_threads(t);
+            linear_forward(o1, inp, w, ldw, b, N, C, OC);
+            relu_forward(o1, (long)N * OC);
+            linear_relu_forward(o2, inp, w, ldw, b, N, C, OC);
+            assert_memory_equal(o1, o2, no);
+            memset(d1, 0, ni);
+            linear_backward(d1, dw1, db1, dout, inp, w, ldw, N, C, OC);
+            relu_backward_inplace(d1, inp, (long)N * C);
+            for (long i = 0; i < (long)N * C; i++)
+                d2[i] = 99.0f;   /* overwritten, not accumulated */
+            linear_backward_relu(d2, dw2, db2, dout, inp, w, ldw, N, C, OC);
+            assert_memory_equal(d1, d2, ni);
+            assert_memory_equal(dw1, dw2, nw);
+            assert_memory_equal(db1, db2, (size_t)OC * sizeof(float));
+        }
+        blas_set_threads(1);
+        float *bufs[] = {inp, w, b, dout, o1, o2, d1, d2, dw1, dw2, db1, db2};
+        for (int i = 0; i < 12; i++)
+            free(bufs[i]);
+    }
+}
+
 /* ---- layernorm --------------------------------------------------------------------------- */
 
 typedef struct LnCtx { int N, C; float *out, *mean, *rstd, *w; } LnCtx;
@@ -526,6 +567,7 @@ int main(void)
     rng_seed(&rng_fill, 1234);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(linear_pair),
+        cmocka_unit_test(fused_ffn_pairs),
         cmocka_unit_test(layernorm_pair),
         cmocka_unit_test(embedding_pair),
         cmocka_unit_test(elementwise_pairs),
