@@ -146,7 +146,8 @@ static const ConfigOption options[] = {
     {"valid-bleu", NULL, CT_INT, T(valid_bleu), "100", 0, 100000000, NULL, 0,
      "valid sentences translated (greedy) for BLEU at each validation (0: no BLEU)"},
     {"seed", NULL, CT_U64, T(seed), "1", 0, 0, NULL, 0, "random seed (init, sampling, data order)"},
-    {"threads", NULL, CT_INT, T(threads), "2", 1, 256, NULL, 0, "OpenBLAS threads"},
+    {"threads", NULL, CT_INT, T(threads), "2", 1, 256, NULL, 0,
+     "compute threads (mos splits each kernel over them; OpenBLAS runs 1 thread per part)"},
     /* stages after training (worker pipeline; `mos latency` / `mos search` options override) */
     {"latency-archs", NULL, CT_INT, G(latency_archs), "340", 10, 1000000, NULL, 0,
      "architectures measured into latency.csv (HAT 2000)"},
