@@ -99,8 +99,11 @@ TrainAction jobctl_poll(JobCtl *c)
 void jobctl_set_progress(JobCtl *c, const char *phase, long step, long total, int pausable)
 {
     pthread_mutex_lock(&c->mu);
-    if (phase)
+    if (phase && strcmp(phase, c->progress.phase) != 0) {
+        /* A new phase: the previous one's lr, tok/s and ETA no longer describe the work. */
         snprintf(c->progress.phase, sizeof c->progress.phase, "%s", phase);
+        c->progress.lr = c->progress.tok_per_s = c->progress.eta_s = -1.0;
+    }
     c->progress.step = step;
     c->progress.total = total;
     c->progress.pausable = pausable;

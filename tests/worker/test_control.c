@@ -114,6 +114,15 @@ static void test_commands(void **st)
     assert_string_equal(r->status.state, "paused");
     assert_true(r->status.paused);
     assert_int_equal(r->status.step, 10);
+    jobctl_set_rates(&f->job, 1e-3, 4000.0, 60.0);    /* a phase's rates end with it */
+    r = call(f, CMD_STATUS, 51, 0);
+    assert_true(r->status.has_lr && r->status.has_tok_per_s && r->status.has_eta_s);
+    jobctl_set_progress(&f->job, "train", 11, 100, 1);
+    assert_true(call(f, CMD_STATUS, 52, 0)->status.has_tok_per_s);
+    jobctl_set_progress(&f->job, "latency", 0, 420, 1);
+    r = call(f, CMD_STATUS, 53, 0);
+    assert_false(r->status.has_lr || r->status.has_tok_per_s || r->status.has_eta_s);
+    jobctl_set_progress(&f->job, "train", 10, 100, 1);
     assert_true(call(f, CMD_TARGET, 6, 120.0)->ok);
     r = call(f, CMD_STATUS, 7, 0);
     assert_true(r->status.has_target_ms && r->status.target_ms == 120.0);
