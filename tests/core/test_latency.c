@@ -71,6 +71,15 @@ static double fake_now(void *ctx)
     return ((Fake *)ctx)->clock;
 }
 
+/* Turns the XXXXXX template into a unique path that does not exist yet (the dataset file). */
+static void fresh_path(char *tmpl)
+{
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(tmpl);
+}
+
 static LatencyBackend backend(Fake *f)
 {
     memset(f, 0, sizeof *f);
@@ -151,12 +160,8 @@ static void dataset_resumes_exactly(void **state)
     LatencyBackend b = backend(&f);
     MosErr err = {{0}};
     char full[] = "/tmp/mos-latency-full-XXXXXX", part[] = "/tmp/mos-latency-part-XXXXXX";
-    int fd = mkstemp(full);
-    close(fd);
-    unlink(full);
-    fd = mkstemp(part);
-    close(fd);
-    unlink(part);
+    fresh_path(full);
+    fresh_path(part);
     assert_int_equal(latency_dataset(&b, &wide, 9, 12, &o, full, NULL, NULL, &err), 12);
 
     /* stop after 5 rows, tear a sixth row half-written, resume */
@@ -392,12 +397,8 @@ static void dataset_in_blocks_resumes_and_records_the_protocol(void **state)
     LatencyBackend b = backend(&f);
     MosErr err = {{0}};
     char full[] = "/tmp/mos-latency-bfull-XXXXXX", part[] = "/tmp/mos-latency-bpart-XXXXXX";
-    int fd = mkstemp(full);
-    close(fd);
-    unlink(full);
-    fd = mkstemp(part);
-    close(fd);
-    unlink(part);
+    fresh_path(full);
+    fresh_path(part);
     assert_int_equal(latency_dataset(&b, &wide, 4, 10, &o, full, NULL, NULL, &err), 10);
     /* a stop asked at row 5 takes effect after its block: rows 5-8 are kept, not lost */
     int stop = 5;
