@@ -72,6 +72,22 @@ static int choices_min(const Choices *c)
     return m;
 }
 
+/* The lower median of the list's values (whatever their order). */
+static int choices_mid(const Choices *c)
+{
+    ASSERT(c->n > 0);
+    for (int i = 0; i < c->n; i++) {
+        int below = 0, same_before = 0;
+        for (int j = 0; j < c->n; j++) {
+            below += c->v[j] < c->v[i];
+            same_before += j < i && c->v[j] == c->v[i];
+        }
+        if (below + same_before == (c->n - 1) / 2)
+            return c->v[i];
+    }
+    return c->v[0];
+}
+
 static int choices_draw(const Choices *c, Rng *r)
 {
     ASSERT(c->n > 0);
@@ -128,6 +144,11 @@ void arch_largest(const SearchSpace *s, Arch *a)
 void arch_smallest(const SearchSpace *s, Arch *a)
 {
     arch_fill(s, a, choices_min);
+}
+
+void arch_middle(const SearchSpace *s, Arch *a)
+{
+    arch_fill(s, a, choices_mid);
 }
 
 void arch_sample(const SearchSpace *s, Rng *r, Arch *a)

@@ -69,6 +69,11 @@ void arch_space_default(SearchSpace *s);
 void arch_largest(const SearchSpace *s, Arch *a);
 void arch_smallest(const SearchSpace *s, Arch *a);
 
+/* The subnet of every list's lower median value (e.g. embed 192 of {256, 192}, FFN 768 of
+ * {1024, 768, 512}, 2 of 1..4 decoder layers), arbitrary-attention code 1 as above: the latency
+ * job's drift reference, a mid-size model of the space. */
+void arch_middle(const SearchSpace *s, Arch *a);
+
 /* HAT's uniform sampling: embed dims once per stack, layer counts uniform, per-layer FFN dims
  * and head counts independent; all ARCH_MAX_LAYERS slots are filled (inactive ones too). */
 void arch_sample(const SearchSpace *s, Rng *r, Arch *a);

@@ -167,6 +167,8 @@ static const ConfigOption options[] = {
      "architectures measured together, interleaved round by round (HAT 1)"},
     {"latency-clock", NULL, CT_ENUM, G(latency_clock), "cpu", 0, 0, latency_clock_names, 0,
      "wall (HAT) or cpu: the measuring thread's CPU time, for a shared machine (1 thread)"},
+    {"latency-reference", NULL, CT_BOOL, G(latency_reference), "true", 0, 1, NULL, 0,
+     "time a fixed mid-size arch in every round and scale rows to its first timing (HAT false)"},
     {"search-algo", NULL, CT_ENUM, G(search_algo), "nsga2", 0, 0, search_algo_names, 0,
      "evo (HAT's constrained evolution) or nsga2 (the whole Pareto front)"},
     {"search-iterations", NULL, CT_INT, G(search_iterations), "10", 0, 100000, NULL, 0,

@@ -77,6 +77,7 @@ typedef struct StageConfig {
     int latency_block;        /* architectures interleaved round by round (HAT 1) */
     StageLatencyClock latency_clock;   /* wall (HAT) or the measuring thread's CPU time */
     int search_measure;       /* front points timed after the search (0: none) */
+    int latency_reference;    /* drift reference timed in every round (LatencyRef; HAT 0) */
 } StageConfig;
 
 typedef struct RunConfig {

@@ -27,6 +27,8 @@ void latency_opts_default(LatencyOpts *o)
     o->rounds = 1;
     o->block = 1;
     o->clock = LATENCY_CLOCK_WALL;
+    memset(&o->ref, 0, sizeof o->ref);
+    o->ref.enc_ms = o->ref.dec_ms = NAN;
 }
 
 int latency_runs_per_round(const LatencyOpts *o)
@@ -135,6 +137,44 @@ static double combine(double *v, int rounds, int per, double trim, double *std)
     return median(means, rounds);
 }
 
+/* The reference's timing in one round: trimmed means of its encoder and decoder runs. */
+static int time_reference(const LatencyBackend *b, const LatencyOpts *o, int warm, int per,
+                          double *enc, double *dec, MosErr *err)
+{
+    double t[per], cpu = 0, wall = 0;
+    const Arch *a = &o->ref.arch;
+    if ((b->prepare && b->prepare(b->ctx, a, err)) ||
+        time_part(b, a, o, 0, warm, per, t, &cpu, &wall, err))
+        return -1;
+    *enc = latency_trimmed_mean(t, per, o->trim, NULL);
+    if (time_part(b, a, o, 1, warm, per, t, &cpu, &wall, err))
+        return -1;
+    *dec = latency_trimmed_mean(t, per, o->trim, NULL);
+    return 0;
+}
+
+/* Scales arch i's runs of every round to the anchor: the arch sat at place k of n in a round,
+ * between the round's reference timing (ref[round]) and the next one (ref[round + 1]), so the
+ * reference's timing at its moment is interpolated by (k + 1) / (n + 1). The median over rounds
+ * of anchor / interpolated total is the arch's speed. */
+static double scale_to_anchor(double *enc, double *dec, int i, int n, int R, int per,
+                              const double *ref_enc, const double *ref_dec, const LatencyRef *ref)
+{
+    double speed[R];
+    for (int round = 0; round < R; round++) {
+        int k = ((i - round) % n + n) % n;
+        double f = (k + 1.0) / (n + 1.0);
+        double e = (1 - f) * ref_enc[round] + f * ref_enc[round + 1];
+        double d = (1 - f) * ref_dec[round] + f * ref_dec[round + 1];
+        for (int j = 0; j < per; j++) {
+            enc[round * per + j] *= ref->enc_ms / e;
+            dec[round * per + j] *= ref->dec_ms / d;
+        }
+        speed[round] = (ref->enc_ms + ref->dec_ms) / (e + d);
+    }
+    return median(speed, R);
+}
+
 int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const LatencyOpts *o,
                           LatencyResult *r, MosErr *err)
 {
@@ -144,10 +184,14 @@ int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const L
     size_t m = (size_t)n * R * per;
     double *enc = malloc(m * sizeof *enc), *dec = malloc(m * sizeof *dec);
     double *cpu = calloc((size_t)n, sizeof *cpu), *wall = calloc((size_t)n, sizeof *wall);
-    ASSERT(enc && dec && cpu && wall);
+    double *ref_enc = malloc((size_t)(R + 1) * sizeof *ref_enc);
+    double *ref_dec = malloc((size_t)(R + 1) * sizeof *ref_dec);
+    ASSERT(enc && dec && cpu && wall && ref_enc && ref_dec);
     int rc = 0;
     for (int round = 0; round < R && !rc; round++) {
         int warm = round == 0 ? o->warmup : (o->warmup < 1 ? o->warmup : 1);
+        if (o->ref.on)
+            rc = time_reference(b, o, warm, per, &ref_enc[round], &ref_dec[round], err);
         for (int k = 0; k < n && !rc; k++) {
             int i = (k + round) % n;
             size_t at = ((size_t)i * R + round) * per;
@@ -156,14 +200,23 @@ int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const L
                  time_part(b, &a[i], o, 1, warm, per, dec + at, &cpu[i], &wall[i], err);
         }
     }
+    if (!rc && o->ref.on)
+        rc = time_reference(b, o, o->warmup < 1 ? o->warmup : 1, per, &ref_enc[R], &ref_dec[R],
+                            err);
+    LatencyRef ref = o->ref;
+    if (!rc && ref.on && !(isfinite(ref.enc_ms) && isfinite(ref.dec_ms)))
+        ref.enc_ms = ref_enc[0], ref.dec_ms = ref_dec[0];   /* anchored to this block */
     for (int i = 0; i < n && !rc; i++) {
         size_t at = (size_t)i * R * per;
+        r[i].speed = ref.on ? scale_to_anchor(enc + at, dec + at, i, n, R, per, ref_enc, ref_dec,
+                                              &ref)
+                            : NAN;
         r[i].enc_ms = combine(enc + at, R, per, o->trim, &r[i].enc_std_ms);
         r[i].dec_ms = combine(dec + at, R, per, o->trim, &r[i].dec_std_ms);
         r[i].cpu_share = wall[i] > 0 ? cpu[i] / wall[i] : NAN;
         r[i].load1 = NAN;
     }
-    free(enc), free(dec), free(cpu), free(wall);
+    free(enc), free(dec), free(cpu), free(wall), free(ref_enc), free(ref_dec);
     return rc ? -1 : 0;
 }
 
@@ -171,6 +224,18 @@ int latency_measure(const LatencyBackend *b, const Arch *a, const LatencyOpts *o
                     LatencyResult *r, MosErr *err)
 {
     return latency_measure_block(b, a, 1, o, r, err);
+}
+
+int latency_ref_anchor(const LatencyBackend *b, LatencyOpts *o, MosErr *err)
+{
+    LatencyOpts alone = *o;
+    alone.ref.on = 0;
+    LatencyResult r;
+    if (latency_measure(b, &o->ref.arch, &alone, &r, err))
+        return -1;
+    o->ref.enc_ms = r.enc_ms;
+    o->ref.dec_ms = r.dec_ms;
+    return 0;
 }
 
 /* ---- latency.csv ------------------------------------------------------------------------ */
@@ -412,33 +477,38 @@ static void path_join(char *buf, size_t n, const char *dir, const char *name)
     snprintf(buf, n, "%s/%s", dir, name);
 }
 
-static json_t *protocol_json(const LatencyJob *job)
+static json_t *protocol_json(const LatencyJob *job, const LatencyOpts *o)
 {
-    const LatencyOpts *o = &job->opts;
-    char seed[24];
+    char seed[24], ref[512] = "none";
+    if (o->ref.on)
+        arch_format(&o->ref.arch, ref, sizeof ref);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)job->seed);
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:s, s:i, s:i, s:s}",
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:s, s:i, s:i, s:s, s:s}",
                      "format", "mos-latency", "src_len", o->src_len, "steps", o->steps, "beam",
                      o->beam, "warmup", o->warmup, "runs", o->runs, "trim", o->trim, "threads",
                      o->threads, "vocab", o->vocab, "seed", seed, "rounds", o->rounds, "block",
-                     o->block, "clock", o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall");
+                     o->block, "clock", o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall",
+                     "reference", ref);
 }
 
-/* A latency.json written before rounds, block and clock existed measured with HAT's single
- * pass (1, 1, wall): the value a key it lacks stands for (a new reference), else NULL. */
+/* A latency.json written before rounds, block, clock and the drift reference existed measured
+ * with HAT's single pass (1, 1, wall, none): the value a key it lacks stands for (a new
+ * reference), else NULL. */
 static json_t *legacy_value(const char *key)
 {
     if (strcmp(key, "rounds") == 0 || strcmp(key, "block") == 0)
         return json_integer(1);
+    if (strcmp(key, "reference") == 0)
+        return json_string("none");
     return strcmp(key, "clock") == 0 ? json_string("wall") : NULL;
 }
 
 /* latency.json: written on the first run, compared on later ones. */
-static int protocol_check(const LatencyJob *job, MosErr *err)
+static int protocol_check(const LatencyJob *job, const LatencyOpts *o, MosErr *err)
 {
     char path[4096];
     path_join(path, sizeof path, job->run_dir, "latency.json");
-    json_t *want = protocol_json(job);
+    json_t *want = protocol_json(job, o);
     json_error_t je;
     json_t *have = json_load_file(path, 0, &je);
     int rc = 0;
@@ -481,6 +551,61 @@ static void opt_int(json_t *root, const char *key, int *v)
         *v = (int)json_integer_value(j);
 }
 
+/* The drift reference of a latency.json: "reference" (arch text or "none"; absent: none) and
+ * its anchor "reference_enc_ms" / "reference_dec_ms" (absent: NaN, not measured yet). */
+static int ref_load(json_t *root, const char *path, LatencyRef *ref, MosErr *err)
+{
+    memset(ref, 0, sizeof *ref);
+    ref->enc_ms = ref->dec_ms = NAN;
+    const char *text = json_string_value(json_object_get(root, "reference"));
+    if (!text || strcmp(text, "none") == 0)
+        return 0;
+    MosErr why = {{0}};
+    if (arch_parse(text, &ref->arch, &why))
+        return err_set(err, "%s: reference: %s", path, why.msg);
+    ref->on = 1;
+    json_t *e = json_object_get(root, "reference_enc_ms");
+    json_t *d = json_object_get(root, "reference_dec_ms");
+    if (json_is_number(e) && json_is_number(d))
+        ref->enc_ms = json_number_value(e), ref->dec_ms = json_number_value(d);
+    return 0;
+}
+
+/* Records the anchor o->ref in RUN_DIR/latency.json (rewritten through a temporary file). */
+static int ref_save(const char *run_dir, const LatencyRef *ref, MosErr *err)
+{
+    char path[4096], tmp[4200];
+    path_join(path, sizeof path, run_dir, "latency.json");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root)
+        return err_set(err, "%s: %s", path, je.text);
+    json_object_set_new(root, "reference_enc_ms", json_real(ref->enc_ms));
+    json_object_set_new(root, "reference_dec_ms", json_real(ref->dec_ms));
+    int rc = json_dump_file(root, tmp, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (rc != 0 || rename(tmp, path) != 0)
+        return err_set(err, "%s: cannot write: %s", path, strerror(errno));
+    return 0;
+}
+
+/* The anchor from latency.json, or timed now and recorded there (the first run of a job). */
+static int ref_anchor_job(const LatencyBackend *b, const char *run_dir, LatencyOpts *o,
+                          MosErr *err)
+{
+    LatencyOpts have;
+    latency_opts_default(&have);
+    if (latency_opts_load(run_dir, &have, err) < 0)
+        return -1;
+    if (have.ref.on && isfinite(have.ref.enc_ms) && isfinite(have.ref.dec_ms)) {
+        o->ref.enc_ms = have.ref.enc_ms;
+        o->ref.dec_ms = have.ref.dec_ms;
+        return 0;
+    }
+    return latency_ref_anchor(b, o, err) || ref_save(run_dir, &o->ref, err) ? -1 : 0;
+}
+
 int latency_opts_load(const char *run_dir, LatencyOpts *o, MosErr *err)
 {
     char path[4096];
@@ -509,8 +634,9 @@ int latency_opts_load(const char *run_dir, LatencyOpts *o, MosErr *err)
         o->trim = json_number_value(trim);
     const char *clock = json_string_value(json_object_get(root, "clock"));
     o->clock = clock && strcmp(clock, "cpu") == 0 ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
+    int rc = ref_load(root, path, &o->ref, err);
     json_decref(root);
-    return check_opts(o, err) ? -1 : 1;
+    return rc || check_opts(o, err) ? -1 : 1;
 }
 
 typedef struct Offset {
@@ -533,6 +659,12 @@ static int offset_progress(void *ctx, int done, int total, const Arch *a, const 
         rep->load_max = isfinite(rep->load_max) && rep->load_max > r->load1 ? rep->load_max
                                                                              : r->load1;
     }
+    if (isfinite(r->speed)) {
+        rep->speed_min = isfinite(rep->speed_min) && rep->speed_min < r->speed ? rep->speed_min
+                                                                               : r->speed;
+        rep->speed_max = isfinite(rep->speed_max) && rep->speed_max > r->speed ? rep->speed_max
+                                                                               : r->speed;
+    }
     if (isfinite(r->cpu_share)) {
         o->share_sum += r->cpu_share;
         rep->cpu_share_mean = o->share_sum / rep->measured;
@@ -543,12 +675,13 @@ static int offset_progress(void *ctx, int done, int total, const Arch *a, const 
 }
 
 /* Measures one resumable file; returns 1 when the caller asked to stop. */
-static int job_measure(const LatencyBackend *b, const LatencyJob *job, const SearchSpace *space,
-                       uint64_t seed, int n, const char *name, Offset *off, MosErr *err)
+static int job_measure(const LatencyBackend *b, const LatencyJob *job, const LatencyOpts *o,
+                       const SearchSpace *space, uint64_t seed, int n, const char *name,
+                       Offset *off, MosErr *err)
 {
     char path[4096];
     path_join(path, sizeof path, job->run_dir, name);
-    int done = latency_dataset(b, space, seed, n, &job->opts, path, offset_progress, off, err);
+    int done = latency_dataset(b, space, seed, n, o, path, offset_progress, off, err);
     if (done < 0)
         return -1;
     off->base += n;
@@ -616,24 +749,32 @@ int latency_job_run(const LatencyBackend *b, const LatencyJob *job, LatencyProgr
     memset(rep, 0, sizeof *rep);
     rep->noise_mapd_pct = rep->mean_ms = NAN;
     rep->load_min = rep->load_max = rep->cpu_share_min = rep->cpu_share_mean = NAN;
+    rep->speed_min = rep->speed_max = rep->ref_enc_ms = rep->ref_dec_ms = NAN;
     if (mkdir(job->run_dir, 0777) != 0 && errno != EEXIST)
         return err_set(err, "%s: cannot create: %s", job->run_dir, strerror(errno));
-    if (protocol_check(job, err))
+    LatencyOpts o = job->opts;
+    if (o.ref.on)
+        arch_middle(&job->space, &o.ref.arch);
+    if (protocol_check(job, &o, err) || (o.ref.on && ref_anchor_job(b, job->run_dir, &o, err)))
         return -1;
+    rep->ref_enc_ms = o.ref.on ? o.ref.enc_ms : NAN;
+    rep->ref_dec_ms = o.ref.on ? o.ref.dec_ms : NAN;
+    if (o.ref.on)
+        arch_format(&o.ref.arch, rep->ref_arch, sizeof rep->ref_arch);
     SearchSpace wide;
     latency_space_wider(&job->space, &wide);
     Offset off = { progress, progress_ctx, 0, job->archs + 2 * job->verify, rep, 0 };
-    int rc = job_measure(b, job, &wide, job->seed, job->archs, "latency.csv", &off, err);
+    int rc = job_measure(b, job, &o, &wide, job->seed, job->archs, "latency.csv", &off, err);
     if (rc)
         return rc;
     Predictor p;
     if (job_fit(job, &p, rep, err))
         return -1;
     if (job->verify > 0) {
-        rc = job_measure(b, job, &job->space, job->seed + 1, job->verify, "latency-verify.csv",
-                         &off, err);
+        rc = job_measure(b, job, &o, &job->space, job->seed + 1, job->verify,
+                         "latency-verify.csv", &off, err);
         if (!rc)
-            rc = job_measure(b, job, &job->space, job->seed + 1, job->verify,
+            rc = job_measure(b, job, &o, &job->space, job->seed + 1, job->verify,
                              "latency-verify-repeat.csv", &off, err);
         if (!rc)
             rc = job_verify(job, &p, rep, err);

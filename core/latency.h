@@ -29,6 +29,19 @@ typedef struct LatencyBackend {
  * measuring thread, which leaves out the time other processes held the core (1 thread only). */
 typedef enum LatencyClock { LATENCY_CLOCK_WALL, LATENCY_CLOCK_CPU } LatencyClock;
 
+/* The drift reference: one fixed architecture timed at the start of every round of a block and
+ * once after its last round. The machine's speed drifts (a virtual machine's neighbours share
+ * its memory bandwidth and caches), so an arch's timings in a round are scaled by
+ * anchor / (the reference's timing interpolated to the arch's place between the two reference
+ * timings around it): every row then reads as if measured at the speed of the anchor, the
+ * reference's timing when the dataset began (recorded in latency.json). */
+typedef struct LatencyRef {
+    int on;                  /* 0: no reference (HAT) */
+    Arch arch;               /* the reference (arch_middle of the training space) */
+    double enc_ms, dec_ms;   /* its anchor timings; NaN: not yet measured (a block then anchors
+                              * to its own first reference timing) */
+} LatencyRef;
+
 typedef struct LatencyOpts {
     int src_len;     /* HAT 30 (IWSLT 23) */
     int steps;       /* decoder steps, HAT 30 */
@@ -41,9 +54,10 @@ typedef struct LatencyOpts {
     int rounds;      /* rounds the timed runs are split over, 1: HAT's single pass per arch */
     int block;       /* architectures measured together, interleaved round by round (HAT 1) */
     LatencyClock clock;
+    LatencyRef ref;
 } LatencyOpts;
 
-/* HAT's settings above: 1 thread, 1 round, blocks of 1, wall clock. */
+/* HAT's settings above: 1 thread, 1 round, blocks of 1, wall clock, no drift reference. */
 void latency_opts_default(LatencyOpts *o);
 
 /* Timed runs per round: ceil(runs / rounds). */
@@ -56,6 +70,9 @@ typedef struct LatencyResult {
                                       * measurement had a core to itself */
     double load1;                    /* 1-minute load average when its block started (NaN:
                                       * unknown or not a dataset row) */
+    double speed;                    /* the drift reference's anchor / its timing around this
+                                      * arch (median over rounds; 1.1: the machine ran 10 %
+                                      * faster than at the anchor); NaN without a reference */
 } LatencyResult;
 
 /* Measures one subnet: prepare, warm-up and timed encoder runs, then warm-up and timed decoder
@@ -69,9 +86,14 @@ int latency_measure(const LatencyBackend *b, const Arch *a, const LatencyOpts *o
  * timed for latency_runs_per_round runs per part, the order rotated by one each round, so a
  * slow change of the machine's load falls on all n alike. r[i] gets the median over rounds of
  * arch i's per-round trimmed means (encoder and decoder apart); rounds = 1, n = 1 is HAT's
- * protocol exactly. */
+ * protocol exactly. With o->ref.on the reference is timed the same way before every round and
+ * after the last, and each round's runs are scaled to the anchor (see LatencyRef); encoder and
+ * decoder are scaled by the reference's encoder and decoder timings apart. */
 int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const LatencyOpts *o,
                           LatencyResult *r, MosErr *err);
+
+/* Times o->ref.arch alone with o's protocol and stores the result as its anchor. */
+int latency_ref_anchor(const LatencyBackend *b, LatencyOpts *o, MosErr *err);
 
 /* Sorts v[0..n) and returns the mean after dropping floor(trim * n) values at each end; *std
  * (if not NULL) gets the population standard deviation of the kept values. */
@@ -117,8 +139,9 @@ void latency_space_wider(const SearchSpace *train, SearchSpace *wide);
 
 
 /* The protocol recorded in RUN_DIR/latency.json by a latency job, into o (fields the file
- * lacks keep o's values; a file from before rounds/block/clock means HAT's 1, 1, wall). Returns
- * 1 when read, 0 when the file does not exist, -1 when it is not a latency.json. */
+ * lacks keep o's values; a file from before rounds/block/clock/reference means HAT's 1, 1, wall,
+ * none), the drift reference with its anchor included. Returns 1 when read, 0 when the file does
+ * not exist, -1 when it is not a latency.json. */
 int latency_opts_load(const char *run_dir, LatencyOpts *o, MosErr *err);
 
 /* ---- the whole `mos latency` job ----------------------------------------------------------- */
@@ -145,14 +168,20 @@ typedef struct LatencyJobReport {
     int measured;                     /* rows measured by this call (resumed rows excluded) */
     double load_min, load_max;        /* 1-minute load average over those rows' blocks */
     double cpu_share_min, cpu_share_mean;   /* CPU / wall time of their timed runs */
+    double speed_min, speed_max;      /* LatencyResult.speed over those rows (NaN: no reference) */
+    double ref_enc_ms, ref_dec_ms;    /* the drift reference's anchor (NaN: none) */
+    char ref_arch[512];               /* the reference (text form; "" when none) */
 } LatencyJobReport;
 
 /* Measures (resuming latency.csv), fits and saves latency-predictor.json, then measures the
  * verify archs into latency-verify.csv and again into latency-verify-repeat.csv (both resumable)
- * and compares. latency.json records the protocol (threads, beam, ...); a run directory whose
- * latency.json differs is refused rather than mixing timings. progress gets every row of the
- * three files in turn (total = archs + 2 x verify). Returns 0 when done, 1 when progress asked
- * to stop (every row measured so far is kept; run again to continue), -1 on error. */
+ * and compares. With job->opts.ref.on the reference is arch_middle(job->space) and its anchor is
+ * timed once, before the first row, and kept in latency.json for every later run (resumes, the
+ * verify files, `mos search`'s front points, `mos latency --arch`). latency.json records the
+ * protocol (threads, beam, reference, ...); a run directory whose latency.json differs is
+ * refused rather than mixing timings. progress gets every row of the three files in turn
+ * (total = archs + 2 x verify). Returns 0 when done, 1 when progress asked to stop (every row
+ * measured so far is kept; run again to continue), -1 on error. */
 int latency_job_run(const LatencyBackend *b, const LatencyJob *job, LatencyProgressFn progress,
                     void *progress_ctx, LatencyJobReport *rep, MosErr *err);
 

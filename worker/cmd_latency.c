@@ -37,6 +37,8 @@ static const OptSpec latency_opts[] = {
       "(default: latency-block; HAT 1)" },
     { "clock", OPT_STR, NULL, "wall|cpu", "time runs by the wall clock (HAT) or by the measuring "
       "thread's CPU time (default: latency-clock)" },
+    { "no-reference", OPT_FLAG, NULL, NULL, "no drift reference (HAT): rows are not scaled by a "
+      "fixed arch timed in every round (default: latency-reference)" },
     { "max-load", OPT_FLOAT, "0", "L", "refuse to start when the 1-minute load average is above "
       "L (0: no check; a warning is printed either way when the machine is busy)" },
     { "threads", OPT_INT, "1", "N", "OpenBLAS threads for the timed model" },
@@ -84,8 +86,12 @@ static int on_row(void *ctx, int done, int total, const Arch *a, const LatencyRe
     if (!p->quiet) {
         char text[512];
         arch_format(a, text, sizeof text);
-        fprintf(stderr, "latency %5d/%d  enc %7.2f ms  dec %8.2f ms  load %.2f  cpu %3.0f %%  %s\n",
-                done, total, r->enc_ms, r->dec_ms, r->load1, 100 * r->cpu_share, text);
+        char speed[32] = "";
+        if (isfinite(r->speed))
+            snprintf(speed, sizeof speed, "  speed %.2f", r->speed);
+        fprintf(stderr, "latency %5d/%d  enc %7.2f ms  dec %8.2f ms  load %.2f  cpu %3.0f %%%s  "
+                "%s\n", done, total, r->enc_ms, r->dec_ms, r->load1, 100 * r->cpu_share, speed,
+                text);
     }
     if (machine_busy(r) && !p->warned) {
         fprintf(stderr, "mos latency: warning: the machine is busy (load average %.2f, the timed "
@@ -135,6 +141,10 @@ static void print_report(const LatencyJob *job, const LatencyJobReport *r, int v
         printf("machine: load average %.2f-%.2f while measuring %d rows; the timed runs got "
                "%.0f %% of a core on average (lowest %.0f %%)\n", r->load_min, r->load_max,
                r->measured, 100 * r->cpu_share_mean, 100 * r->cpu_share_min);
+    if (isfinite(r->ref_enc_ms))
+        printf("drift reference: %s timed in every round, anchor %.2f + %.2f ms; the machine "
+               "ran at %.2f-%.2f x the anchor's speed, rows scaled back to it\n",
+               r->ref_arch, r->ref_enc_ms, r->ref_dec_ms, r->speed_min, r->speed_max);
     printf("predictor: RMSE %.3f ms, MAPD %.2f %% on the %d held-out test rows (valid %.2f %%, "
            "train %.2f %%; weights of step %d)\n", r->fit.test.rmse_ms, r->fit.test.mapd_pct,
            r->fit.test.n, r->fit.valid.mapd_pct, r->fit.train.mapd_pct, r->fit.best_step);
@@ -165,8 +175,17 @@ static int measure_one(const Args *a, const RunConfig *rc, const LatencyBackend 
         fprintf(stderr, "mos latency: --arch: %s\n", err.msg);
         return 2;
     }
+    LatencyOpts run = *o;   /* scaled to the run's drift reference when it has one */
+    run.ref.on = 0;
+    if (latency_opts_load(args_str(a, "run-dir"), &run, &err) < 0) {
+        fprintf(stderr, "mos latency: %s\n", err.msg);
+        return 1;
+    }
+    run.ref.on = run.ref.on && o->ref.on && isfinite(run.ref.enc_ms);
+    LatencyOpts mine = *o;
+    mine.ref = run.ref;
     LatencyResult r;
-    if (latency_measure(b, &arch, o, &r, &err) < 0) {
+    if (latency_measure(b, &arch, &mine, &r, &err) < 0) {
         fprintf(stderr, "mos latency: %s\n", err.msg);
         return 1;
     }
@@ -179,6 +198,9 @@ static int measure_one(const Args *a, const RunConfig *rc, const LatencyBackend 
            r.dec_std_ms, r.enc_ms + r.dec_ms, o->beam, o->src_len, o->steps, o->warmup, o->runs,
            o->rounds, o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall", o->threads,
            o->threads == 1 ? "" : "s", 100 * r.cpu_share);
+    if (mine.ref.on)
+        printf("drift reference: scaled to latency.json's anchor (the machine ran at %.2f x its "
+               "speed)\n", r.speed);
     char path[4200];
     snprintf(path, sizeof path, "%s/latency-predictor.json", args_str(a, "run-dir"));
     Predictor pred;
@@ -224,6 +246,7 @@ static int run_latency(const Args *a)
     job.opts.block = opt_or(a, "block", rc.stages.latency_block);
     job.opts.clock = rc.stages.latency_clock == STAGE_CLOCK_CPU ? LATENCY_CLOCK_CPU
                                                                 : LATENCY_CLOCK_WALL;
+    job.opts.ref.on = rc.stages.latency_reference && !args_flag(a, "no-reference");
     const char *clock = args_str(a, "clock");
     if (clock && strcmp(clock, "wall") != 0 && strcmp(clock, "cpu") != 0) {
         fprintf(stderr, "mos latency: --clock %s: expected wall or cpu\n", clock);

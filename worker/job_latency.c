@@ -5,6 +5,7 @@
  * done (timings are never taken while paused), stop ends it after the current block; rows
  * already in latency.csv are kept, so the stage resumes where it stopped. */
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,6 +60,10 @@ static void publish_fit(JobCtl *c, const LatencyJob *job, const LatencyJobReport
         jobctl_log(c, rep->cpu_share_mean < 0.9 ? "warn" : "info", "latency: load average "
                    "%.2f-%.2f while measuring; the timed runs got %.0f %% of a core", rep->load_min,
                    rep->load_max, 100 * rep->cpu_share_mean);
+    if (isfinite(rep->ref_enc_ms) && isfinite(rep->speed_min))
+        jobctl_log(c, "info", "latency: drift reference %s, anchor %.2f + %.2f ms; the machine "
+                   "ran at %.2f-%.2f x its speed, rows scaled back to it", rep->ref_arch,
+                   rep->ref_enc_ms, rep->ref_dec_ms, rep->speed_min, rep->speed_max);
 }
 
 int job_latency_run(const JobEnv *env, MosErr *err)
@@ -85,6 +90,7 @@ int job_latency_run(const JobEnv *env, MosErr *err)
     job.opts.rounds = g->latency_rounds < g->latency_runs ? g->latency_rounds : g->latency_runs;
     job.opts.block = g->latency_block;
     job.opts.clock = g->latency_clock == STAGE_CLOCK_CPU ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
+    job.opts.ref.on = g->latency_reference;
     openblas_set_num_threads(job.opts.threads);
     LatencyModel lm;
     if (latency_model_open(&lm, &rc.model, &job.opts, err) < 0)

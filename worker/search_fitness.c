@@ -108,6 +108,8 @@ int search_fitness_measure_front(SearchFitness *f, Search *s, const char *run_di
     o.rounds = g->latency_rounds < o.runs ? g->latency_rounds : o.runs;
     o.block = g->latency_block;
     o.clock = g->latency_clock == STAGE_CLOCK_CPU ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
+    o.ref.on = g->latency_reference;
+    arch_middle(&f->run.cfg.model.space, &o.ref.arch);   /* latency.json's, when it has one */
     if (latency_opts_load(run_dir, &o, err) < 0)
         return -1;
     int *idx = malloc((size_t)k * sizeof *idx);

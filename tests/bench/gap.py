@@ -2,7 +2,7 @@
 """Does MoS shrink the supernet-standalone gap? (issue 4; docs/results.md)
 
 Usage: tests/bench/gap.py --data DIR [--quick] [--out DIR] [--mos PATH] [--seeds N] [--bleu N]
-                          [--updates N] [--router KEY=VALUE ...]
+                          [--updates N] [--jobs N] [--router KEY=VALUE ...]
 
 DIR is a prepared data/ folder (`mos prepare`). The script draws the architectures once with a
 fixed seed, trains with the same updates and tokens per update: the plain supernet (HAT
@@ -28,6 +28,7 @@ keys, so runs with other router settings in the same --out folder are kept, and 
 sandwich and standalone runs (which do not depend on them) are reused.
 """
 import argparse
+import concurrent.futures
 import itertools
 import json
 import math
@@ -40,14 +41,13 @@ import sys
 import time
 
 SPACES = {
-    # the issue's suggested small space for the full experiment
-    # the issue's suggested small space for the full experiment; the budget is sized from the
-    # quick run's timing for ~90 min on a shared 2-core machine (not yet run: docs/results.md)
+    # the issue's suggested small space for the full experiment; the budgets are sized for
+    # --jobs 2 on a 2-core machine: full ~70 min, quick ~8 min (docs/results.md)
     "full": dict(embed=[128, 96], ffn=[512, 384, 256], enc_layers=3, dec_layers=[1, 2, 3],
-                 heads=[4, 2], qkv=128, max_tokens=1024, max_update=150, warmup=30,
+                 heads=[4, 2], qkv=128, max_tokens=1024, max_update=1000, warmup=100,
                  valid_sentences=500, narch=9),
     "quick": dict(embed=[64, 48], ffn=[256, 128], enc_layers=2, dec_layers=[1, 2],
-                  heads=[4, 2], qkv=64, max_tokens=512, max_update=40, warmup=10,
+                  heads=[4, 2], qkv=64, max_tokens=512, max_update=160, warmup=40,
                   valid_sentences=200, narch=8),
 }
 ROUTER_KEYS = ("router-input", "router-lr-scale", "router-init-scale", "router-hidden",
@@ -131,10 +131,10 @@ def write_config(path, keys):
 
 def common_keys(sp, seed, threads):
     return {"max-tokens": sp["max_tokens"], "update-freq": 1, "max-update": sp["max_update"],
-            "warmup-updates": sp["warmup"], "max-lr": 0.001, "max-positions": 64,
+            "warmup-updates": sp["warmup"], "max-lr": 0.002, "max-positions": 64,
             "valid-every": sp["max_update"], "save-every": sp["max_update"],
             "valid-sentences": 100, "valid-bleu": 0, "seed": seed, "threads": threads,
-            "dropout": 0.1, "attention-dropout": 0.1}
+            "pre-ln": True, "dropout": 0.0, "attention-dropout": 0.0}
 
 
 def run_dir(out, name, data):
@@ -260,9 +260,11 @@ def main():
     ap.add_argument("--out", default=None, help="work folder (default runs/gap[-quick])")
     ap.add_argument("--mos", default=os.path.join(os.environ.get("MOS_BUILD_ROOT", "build"),
                                                   "worker", "mos"))
-    ap.add_argument("--seeds", type=int, default=None, help="seeds per supernet (quick 1, full 2)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per supernet (default 2)")
     ap.add_argument("--bleu", type=int, default=0, help="test pairs for BLEU (0: NLL only)")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="compute threads per training run")
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="training runs and evaluations at once (default 2: one per core)")
     ap.add_argument("--updates", type=int, default=None, help="override max-update (warmup 1/4)")
     ap.add_argument("--router", action="append", default=[], metavar="KEY=VALUE",
                     help="router key for the MoS runs (repeatable), e.g. router-lr-scale=10")
@@ -278,7 +280,7 @@ def main():
     sp = dict(SPACES["quick" if o.quick else "full"])
     if o.updates:
         sp.update(max_update=o.updates, warmup=max(1, o.updates // 4))
-    seeds = o.seeds or (1 if o.quick else 2)
+    seeds = o.seeds or 2
     out = o.out or ("runs/gap-quick" if o.quick else "runs/gap")
     os.makedirs(out, exist_ok=True)
     t_start = time.time()
@@ -289,12 +291,11 @@ def main():
     log("router keys of the MoS runs: %s" % json.dumps(rkeys))
     for i, t in enumerate(texts):
         log("arch %d: %s" % (i, t))
-    res, compute, spread = {}, {}, {}
+    jobs = []   # (tag, run dir, config, method row or None for standalone, arch index)
     for name, mosk, sample, const in METHODS:
         for s in range(seeds):
             tag = "%s-s%d" % (name, s)
             folder = tag + (suffix if mosk != "none" else "")
-            d = run_dir(out, folder, o.data)
             keys = dict(space_yaml(sp), **common_keys(sp, 1 + s, o.threads), mos=mosk,
                         sample=sample)
             if mosk != "none":
@@ -302,24 +303,32 @@ def main():
                              "router-const-input": const})
                 keys.update(rkeys)
             write_config(os.path.join(out, folder + ".yml"), keys)
-            t0 = time.time()
-            info = train(o.mos, d, os.path.join(out, folder + ".yml"), log)
-            compute[tag] = (info.get("tokens"), info.get("elapsed_s", time.time() - t0))
-            res[tag] = [evaluate(o.mos, d, t, sp, o.bleu) for t in texts]
-            if mosk != "none":
-                spread[tag] = router_spread(os.path.join(d, "checkpoints", "last.safetensors"),
-                                            archs, sp, mosk, int(keys["mos-experts"]), rkeys,
-                                            const)
-                log("%s: router spread %.4f, mean |share - 1/m| %.4f" % ((tag,) + spread[tag]))
-            log("%s: valid NLL %s" % (tag, " ".join("%.3f" % r[0] for r in res[tag])))
-    alone = []
+            jobs.append((tag, run_dir(out, folder, o.data), os.path.join(out, folder + ".yml"),
+                         (name, mosk, int(keys.get("mos-experts", 1)), const), None))
     for i, a in enumerate(archs):
-        d = run_dir(out, "alone-%d" % i, o.data)
         cfg = os.path.join(out, "alone-%d.yml" % i)
         write_config(cfg, dict(arch_space_yaml(sp, a), **common_keys(sp, 1, o.threads)))
-        info = train(o.mos, d, cfg, log)
-        compute["alone-%d" % i] = (info.get("tokens"), info.get("elapsed_s"))
-        alone.append(evaluate(o.mos, d, texts[i], sp, o.bleu))
+        jobs.append(("alone-%d" % i, run_dir(out, "alone-%d" % i, o.data), cfg, None, i))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=o.jobs)
+    infos = list(pool.map(lambda j: train(o.mos, j[1], j[2], log), jobs))
+    log("training done after %.1f min" % ((time.time() - t_start) / 60))
+    evals = [(j, t) for j in jobs if j[3] is not None for t in texts] + \
+        [(j, texts[j[4]]) for j in jobs if j[3] is None]
+    scores = list(pool.map(lambda e: evaluate(o.mos, e[0][1], e[1], sp, o.bleu), evals))
+    res, compute, spread, alone = {}, {}, {}, []
+    for j, info in zip(jobs, infos):
+        compute[j[0]] = (info.get("tokens"), info.get("elapsed_s"))
+        mine = [sc for e, sc in zip(evals, scores) if e[0] is j]
+        if j[3] is None:
+            alone.append(mine[0])
+            continue
+        res[j[0]] = mine
+        name, mosk, m, const = j[3]
+        if mosk != "none":
+            spread[j[0]] = router_spread(os.path.join(j[1], "checkpoints", "last.safetensors"),
+                                         archs, sp, mosk, m, rkeys, const)
+            log("%s: router spread %.4f, mean |share - 1/m| %.4f" % ((j[0],) + spread[j[0]]))
+        log("%s: valid NLL %s" % (j[0], " ".join("%.3f" % r[0] for r in mine)))
     log("standalone: valid NLL %s" % " ".join("%.3f" % r[0] for r in alone))
     report(res, alone, compute, spread, seeds, texts, o, time.time() - t_start)
 

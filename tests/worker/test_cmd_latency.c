@@ -110,6 +110,17 @@ static void measures_fits_resumes_refuses(void **state)
     assert_int_equal(run_cmd(dir, "--beam 3"), 1);
     assert_int_equal(file_size(dir, "latency.csv"), before);
 
+    /* the drift reference (default on) and its anchor are in latency.json; continuing the
+     * directory without one is refused, data kept */
+    LatencyOpts o;
+    latency_opts_default(&o);
+    assert_int_equal(latency_opts_load(dir, &o, &err), 1);
+    assert_true(o.ref.on);
+    assert_true(o.ref.enc_ms > 0 && o.ref.dec_ms > 0);
+    assert_int_equal(o.ref.arch.enc_embed, 16);   /* arch_middle: the lower of {32, 16} */
+    assert_int_equal(run_cmd(dir, "--no-reference"), 1);
+    assert_int_equal(file_size(dir, "latency.csv"), before);
+
     /* --arch: one arch timed and printed, no file touched; bad or foreign archs exit 2 */
     long verify_before = file_size(dir, "latency-verify.csv");
     assert_int_equal(run_cmd(dir, "--arch largest"), 0);
