@@ -203,6 +203,7 @@ static void stage_keys(void **state)
     assert_int_equal(d.stages.latency_rounds, 5);
     assert_int_equal(d.stages.latency_block, 20);
     assert_int_equal(d.stages.latency_clock, STAGE_CLOCK_CPU);
+    assert_int_equal(d.stages.latency_reference, 1);
     assert_true(d.stages.search_target_ms == 0.0f);
     assert_int_equal(d.stages.search_valid_sentences, 300);
     assert_int_equal(parse("latency-archs: 40\nlatency-verify: 0\nlatency-runs: 3\n"
@@ -211,7 +212,7 @@ static void stage_keys(void **state)
                            "search-parents: 4\nsearch-mutations: 4\nsearch-crossovers: 4\n"
                            "search-target-ms: 120.5\nsearch-valid-sentences: 20\n"
                            "latency-rounds: 3\nlatency-block: 7\nlatency-clock: wall\n"
-                           "search-measure: 0\n", &a, &w, &err),
+                           "search-measure: 0\nlatency-reference: false\n", &a, &w, &err),
                      0);
     assert_int_equal(w.n, 0);
     const StageConfig *g = &a.stages;
@@ -233,6 +234,7 @@ static void stage_keys(void **state)
     assert_int_equal(g->latency_block, 7);
     assert_int_equal(g->latency_clock, STAGE_CLOCK_WALL);
     assert_int_equal(g->search_measure, 0);
+    assert_int_equal(g->latency_reference, 0);
     assert_true(config_hash(&a) == config_hash(&d));
     char *text = config_dump_yaml(&a, 1);
     RunConfig b;
