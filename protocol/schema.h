@@ -158,7 +158,9 @@
 
 #define PROTO_FIELDS_log(F, T) \
     F(T, level, STR, _, PROTO_NAME_MAX, REQ, "debug, info, warn or error") \
-    F(T, text,  STR, _, PROTO_TEXT_MAX, REQ, "one line")
+    F(T, text,  STR, _, PROTO_TEXT_MAX, REQ, "one line") \
+    F(T, ts,    F64, _, 0, OPT, \
+      "unix time the line was logged: set in a snapshot's logs (a live line has the header's)")
 
 /* ---- snapshot, command, reply -------------------------------------------------------------- */
 

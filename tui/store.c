@@ -380,7 +380,8 @@ static void logs_merge_snapshot(Store *s, int conn, const MsgSnapshot *snap)
             log_add(s, l->worker, l->seq, l->ts, l->level, l->text);
     }
     for (uint32_t i = 0; i < snap->logs_n && i < PROTO_SNAP_LOGS; i++)
-        log_add(s, conn, 0, 0, snap->logs[i].level, snap->logs[i].text);
+        log_add(s, conn, 0, snap->logs[i].has_ts ? snap->logs[i].ts : 0, snap->logs[i].level,
+                snap->logs[i].text);
     for (int i = 0; i < n; i++) {
         const StoreLog *l = &s->log_scratch[i];
         if (l->worker == conn && l->seq > snap->seq)

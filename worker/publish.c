@@ -282,8 +282,11 @@ void publisher_snapshot(Publisher *p, const MsgStatus *status, MsgSnapshot *snap
     ProtoErr e;
     for (int i = first; i < nl; i++) {
         const RawMsg *r = history_log_at(&p->hist, i);
-        if (msg_decode(r->body, r->len, p->scratch, &e) == 0 && p->scratch->type == MSG_LOG)
-            snap->logs[k++] = p->scratch->u.log;
+        if (msg_decode(r->body, r->len, p->scratch, &e) == 0 && p->scratch->type == MSG_LOG) {
+            snap->logs[k] = p->scratch->u.log;
+            snap->logs[k].ts = p->scratch->ts;   /* the snapshot has no header per line */
+            snap->logs[k++].has_ts = true;
+        }
     }
     snap->logs_n = k;
 }

@@ -145,6 +145,8 @@ static void test_snapshot_merge(void **state)
     snap->series[1].step_n = snap->series[1].value_n = 1;
     snap->logs_n = 2;
     snprintf(snap->logs[0].text, sizeof snap->logs[0].text, "old one");
+    snap->logs[0].ts = 1.7e9;
+    snap->logs[0].has_ts = true;
     snprintf(snap->logs[1].text, sizeof snap->logs[1].text, "live six");
     snap->has_status = 1;
     snprintf(snap->status.phase, sizeof snap->status.phase, "train");
@@ -164,6 +166,7 @@ static void test_snapshot_merge(void **state)
     assert_int_equal(s->log_n, 2);
     assert_string_equal(store_log_line(s, 0)->text, "live six");
     assert_string_equal(store_log_line(s, 1)->text, "old one");
+    assert_true(store_log_line(s, 1)->ts == 1.7e9);   /* shown as its time, not --:--:-- */
     assert_int_equal(w->last_seq, 7);
     assert_int_equal(store_apply(s, 0, train(8, 80, 1.5), 0), 1);
     assert_false(w->need_snapshot);

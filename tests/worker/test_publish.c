@@ -214,6 +214,8 @@ static void test_restart_rebuilds(void **st)
     assert_string_equal(snap->front.points[1].arch, "big");
     assert_int_equal(snap->logs_n, PROTO_SNAP_LOGS);
     assert_string_equal(snap->logs[PROTO_SNAP_LOGS - 1].text, "line 99");
+    /* each line keeps the time it was published (the dashboard shows it) */
+    assert_true(snap->logs[0].has_ts && snap->logs[0].ts > 1.6e9);
 
     /* Seq continues across the restart. */
     publish_train(&p, m, steps + 1);
