@@ -47,7 +47,7 @@ SPACES = {
                  heads=[4, 2], qkv=128, max_tokens=1024, max_update=1000, warmup=100,
                  valid_sentences=500, narch=9),
     "quick": dict(embed=[64, 48], ffn=[256, 128], enc_layers=2, dec_layers=[1, 2],
-                  heads=[4, 2], qkv=64, max_tokens=512, max_update=160, warmup=40,
+                  heads=[4, 2], qkv=64, max_tokens=512, max_update=500, warmup=100,
                   valid_sentences=200, narch=8),
 }
 ROUTER_KEYS = ("router-input", "router-lr-scale", "router-init-scale", "router-hidden",
@@ -265,7 +265,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="compute threads per training run")
     ap.add_argument("--jobs", type=int, default=2,
                     help="training runs and evaluations at once (default 2: one per core)")
-    ap.add_argument("--updates", type=int, default=None, help="override max-update (warmup 1/4)")
+    ap.add_argument("--updates", type=int, default=None,
+                    help="override max-update (warmup a quarter of it, at most 100)")
     ap.add_argument("--router", action="append", default=[], metavar="KEY=VALUE",
                     help="router key for the MoS runs (repeatable), e.g. router-lr-scale=10")
     o = ap.parse_args()
@@ -279,7 +280,7 @@ def main():
     suffix = "".join(".%s=%s" % (key, rkeys[key]) for key in sorted(rkeys))
     sp = dict(SPACES["quick" if o.quick else "full"])
     if o.updates:
-        sp.update(max_update=o.updates, warmup=max(1, o.updates // 4))
+        sp.update(max_update=o.updates, warmup=max(1, min(100, o.updates // 4)))
     seeds = o.seeds or 2
     out = o.out or ("runs/gap-quick" if o.quick else "runs/gap")
     os.makedirs(out, exist_ok=True)
