@@ -166,9 +166,10 @@ static double scale_to_anchor(double *enc, double *dec, int i, int n, int R, int
         double f = (k + 1.0) / (n + 1.0);
         double e = (1 - f) * ref_enc[round] + f * ref_enc[round + 1];
         double d = (1 - f) * ref_dec[round] + f * ref_dec[round + 1];
+        double se = e > 0 ? ref->enc_ms / e : 1, sd = d > 0 ? ref->dec_ms / d : 1;
         for (int j = 0; j < per; j++) {
-            enc[round * per + j] *= ref->enc_ms / e;
-            dec[round * per + j] *= ref->dec_ms / d;
+            enc[round * per + j] *= se;
+            dec[round * per + j] *= sd;
         }
         speed[round] = (ref->enc_ms + ref->dec_ms) / (e + d);
     }
@@ -531,8 +532,10 @@ static int protocol_check(const LatencyJob *job, const LatencyOpts *o, MosErr *e
             json_decref(old);
             if (!same) {
                 rc = err_set(err, "%s: the data there were measured with %s %s, this run asks "
-                             "for %s; use those options or another run directory", path, key,
-                             b, a);
+                             "for %s; use those options%s or another run directory", path, key,
+                             b, a, strcmp(key, "reference") != 0 ? ""
+                             : strcmp(b, "\"none\"") == 0 ? " (--no-reference, "
+                               "latency-reference: false)" : " (drop --no-reference)");
                 free(a);
                 free(b);
                 break;
@@ -557,7 +560,10 @@ static int ref_load(json_t *root, const char *path, LatencyRef *ref, MosErr *err
 {
     memset(ref, 0, sizeof *ref);
     ref->enc_ms = ref->dec_ms = NAN;
-    const char *text = json_string_value(json_object_get(root, "reference"));
+    json_t *j = json_object_get(root, "reference");
+    if (j && !json_is_string(j))
+        return err_set(err, "%s: reference: expected an arch in text form or \"none\"", path);
+    const char *text = json_string_value(j);
     if (!text || strcmp(text, "none") == 0)
         return 0;
     MosErr why = {{0}};
@@ -577,16 +583,38 @@ static int ref_save(const char *run_dir, const LatencyRef *ref, MosErr *err)
     char path[4096], tmp[4200];
     path_join(path, sizeof path, run_dir, "latency.json");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (!(ref->enc_ms > 0 && ref->dec_ms > 0 && isfinite(ref->enc_ms + ref->dec_ms)))
+        return err_set(err, "latency: the drift reference timed %g + %g ms: not a usable anchor",
+                       ref->enc_ms, ref->dec_ms);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root)
         return err_set(err, "%s: %s", path, je.text);
-    json_object_set_new(root, "reference_enc_ms", json_real(ref->enc_ms));
-    json_object_set_new(root, "reference_dec_ms", json_real(ref->dec_ms));
-    int rc = json_dump_file(root, tmp, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    int rc = json_object_set_new(root, "reference_enc_ms", json_real(ref->enc_ms)) ||
+             json_object_set_new(root, "reference_dec_ms", json_real(ref->dec_ms)) ||
+             json_dump_file(root, tmp, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
-    if (rc != 0 || rename(tmp, path) != 0)
-        return err_set(err, "%s: cannot write: %s", path, strerror(errno));
+    if (rc != 0) {
+        unlink(tmp);
+        return err_set(err, "%s: cannot write", tmp);
+    }
+    if (rename(tmp, path) != 0) {
+        rc = err_set(err, "%s: cannot replace: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    return rc;
+}
+
+int latency_ref_check(const LatencyRef *ref, const SearchSpace *train, MosErr *err)
+{
+    if (!ref->on)
+        return 0;
+    SearchSpace wide;
+    latency_space_wider(train, &wide);
+    MosErr why = {{0}};
+    if (arch_validate(&wide, &ref->arch, &why))
+        return err_set(err, "latency.json: reference: %s (not an arch of this run's space)",
+                       why.msg);
     return 0;
 }
 

@@ -95,6 +95,10 @@ int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const L
 /* Times o->ref.arch alone with o's protocol and stores the result as its anchor. */
 int latency_ref_anchor(const LatencyBackend *b, LatencyOpts *o, MosErr *err);
 
+/* 0 when the reference (if on) is an arch of the wider space of `train` (latency.json can be
+ * edited by hand); else -1 with the reason. */
+int latency_ref_check(const LatencyRef *ref, const SearchSpace *train, MosErr *err);
+
 /* Sorts v[0..n) and returns the mean after dropping floor(trim * n) values at each end; *std
  * (if not NULL) gets the population standard deviation of the kept values. */
 double latency_trimmed_mean(double *v, int n, double trim, double *std);

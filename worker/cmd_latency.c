@@ -142,9 +142,12 @@ static void print_report(const LatencyJob *job, const LatencyJobReport *r, int v
                "%.0f %% of a core on average (lowest %.0f %%)\n", r->load_min, r->load_max,
                r->measured, 100 * r->cpu_share_mean, 100 * r->cpu_share_min);
     if (isfinite(r->ref_enc_ms))
-        printf("drift reference: %s timed in every round, anchor %.2f + %.2f ms; the machine "
-               "ran at %.2f-%.2f x the anchor's speed, rows scaled back to it\n",
-               r->ref_arch, r->ref_enc_ms, r->ref_dec_ms, r->speed_min, r->speed_max);
+        printf("drift reference: %s timed in every round, anchor %.2f + %.2f ms%s\n",
+               r->ref_arch, r->ref_enc_ms, r->ref_dec_ms, isfinite(r->speed_min) ? "" : " (no "
+               "rows measured by this run)");
+    if (isfinite(r->ref_enc_ms) && isfinite(r->speed_min))
+        printf("drift: the machine ran at %.2f-%.2f x the anchor's speed; rows scaled back to "
+               "it\n", r->speed_min, r->speed_max);
     printf("predictor: RMSE %.3f ms, MAPD %.2f %% on the %d held-out test rows (valid %.2f %%, "
            "train %.2f %%; weights of step %d)\n", r->fit.test.rmse_ms, r->fit.test.mapd_pct,
            r->fit.test.n, r->fit.valid.mapd_pct, r->fit.train.mapd_pct, r->fit.best_step);
@@ -155,6 +158,32 @@ static void print_report(const LatencyJob *job, const LatencyJobReport *r, int v
                r->verify.mapd_pct, r->verify.rmse_ms, r->noise_mapd_pct, r->verify_mean.mapd_pct);
     printf("files: %s/latency.csv, latency-predictor.json, latency.json%s\n", job->run_dir,
            r->verify_n ? ", latency-verify.csv, latency-verify-repeat.csv" : "");
+}
+
+/* The drift reference --arch scales to: latency.json's, when the run has one with an anchor and
+ * this measurement uses the protocol it was timed with (else off, *why says why). -1 (printed)
+ * when latency.json is unreadable or its reference is not an arch of the run's space. */
+static int reference_for_one(const Args *a, const RunConfig *rc, const LatencyOpts *o,
+                             LatencyRef *ref, const char **why)
+{
+    MosErr err = {{0}};
+    LatencyOpts file = *o;
+    int have = latency_opts_load(args_str(a, "run-dir"), &file, &err);
+    if (have < 0 || latency_ref_check(&file.ref, &rc->model.space, &err) < 0) {
+        fprintf(stderr, "mos latency: %s\n", err.msg);
+        return -1;
+    }
+    ref->on = 0;
+    if (have == 0 || !file.ref.on || !isfinite(file.ref.enc_ms))
+        *why = have == 0 ? "no latency.json in the run directory" : NULL;
+    else if (!o->ref.on)
+        *why = "--no-reference";
+    else if (file.src_len != o->src_len || file.steps != o->steps || file.beam != o->beam ||
+             file.threads != o->threads || file.clock != o->clock || file.vocab != o->vocab)
+        *why = "source, steps, beam, threads, clock or vocab differ from latency.json's";
+    else
+        *ref = file.ref;
+    return 0;
 }
 
 /* --arch: one architecture (e.g. an extracted model's, from its config.json) timed with the same
@@ -175,15 +204,10 @@ static int measure_one(const Args *a, const RunConfig *rc, const LatencyBackend 
         fprintf(stderr, "mos latency: --arch: %s\n", err.msg);
         return 2;
     }
-    LatencyOpts run = *o;   /* scaled to the run's drift reference when it has one */
-    run.ref.on = 0;
-    if (latency_opts_load(args_str(a, "run-dir"), &run, &err) < 0) {
-        fprintf(stderr, "mos latency: %s\n", err.msg);
-        return 1;
-    }
-    run.ref.on = run.ref.on && o->ref.on && isfinite(run.ref.enc_ms);
     LatencyOpts mine = *o;
-    mine.ref = run.ref;
+    const char *why = NULL;
+    if (reference_for_one(a, rc, o, &mine.ref, &why) < 0)
+        return 1;
     LatencyResult r;
     if (latency_measure(b, &arch, &mine, &r, &err) < 0) {
         fprintf(stderr, "mos latency: %s\n", err.msg);
@@ -201,6 +225,8 @@ static int measure_one(const Args *a, const RunConfig *rc, const LatencyBackend 
     if (mine.ref.on)
         printf("drift reference: scaled to latency.json's anchor (the machine ran at %.2f x its "
                "speed)\n", r.speed);
+    else if (why)
+        printf("drift reference: not scaled (%s)\n", why);
     char path[4200];
     snprintf(path, sizeof path, "%s/latency-predictor.json", args_str(a, "run-dir"));
     Predictor pred;

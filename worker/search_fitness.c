@@ -108,10 +108,11 @@ int search_fitness_measure_front(SearchFitness *f, Search *s, const char *run_di
     o.rounds = g->latency_rounds < o.runs ? g->latency_rounds : o.runs;
     o.block = g->latency_block;
     o.clock = g->latency_clock == STAGE_CLOCK_CPU ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
-    o.ref.on = g->latency_reference;
-    arch_middle(&f->run.cfg.model.space, &o.ref.arch);   /* latency.json's, when it has one */
-    if (latency_opts_load(run_dir, &o, err) < 0)
+    if (latency_opts_load(run_dir, &o, err) < 0 ||
+        latency_ref_check(&o.ref, &f->run.cfg.model.space, err) < 0)
         return -1;
+    if (!(isfinite(o.ref.enc_ms) && isfinite(o.ref.dec_ms)))
+        o.ref.on = 0;   /* scaled to latency.json's drift reference only when it has an anchor */
     int *idx = malloc((size_t)k * sizeof *idx);
     Arch *archs = malloc((size_t)k * sizeof *archs);
     LatencyResult *res = malloc((size_t)k * sizeof *res);

@@ -131,6 +131,24 @@ static void measures_fits_resumes_refuses(void **state)
                                   "dec=16x1:ffn=32:sh=2:eh=2:arb=1"), 2);
     assert_int_equal(run_cmd(dir, "--arch nonsense"), 2);
     assert_int_equal(file_size(dir, "latency.csv"), before);
+    /* a latency.json edited by hand: a reference outside the space or not text is an error,
+     * not a crash */
+    snprintf(path, sizeof path, "%s/latency.json", dir);
+    char saved[700];
+    snprintf(saved, sizeof saved, "%s/latency.json.saved", dir);
+    assert_int_equal(rename(path, saved), 0);
+    static const char *const bad[] = {
+        "{\"format\": \"mos-latency\", \"reference\": \"enc=3x1:ffn=1:h=3/dec=5x1:ffn=1:"
+        "sh=7:eh=7:arb=1\", \"reference_enc_ms\": 1, \"reference_dec_ms\": 1}\n",
+        "{\"format\": \"mos-latency\", \"reference\": 5}\n",
+    };
+    for (int i = 0; i < 2; i++) {
+        f = fopen(path, "w");
+        fputs(bad[i], f);
+        fclose(f);
+        assert_int_equal(run_cmd(dir, "--arch largest"), 1);
+    }
+    assert_int_equal(rename(saved, path), 0);
     assert_int_equal(file_size(dir, "latency-verify.csv"), verify_before);
 
     char cmd[700];
