@@ -367,9 +367,19 @@ def report(res, alone, compute, spread, seeds, texts, o, wall):
     if o.bleu:
         print("\ntest BLEU (first %d pairs, greedy): standalone %s" % (
             o.bleu, " ".join("%.2f" % r[1] for r in alone)))
+        ab = [r[1] for r in alone]
+        print("\n| method | mean BLEU gap (standalone - inherited) | per seed | MAE | "
+              "Kendall tau | inherited BLEU per arch (seed 0) |")
+        print("|---|---|---|---|---|---|")
         for name, *_ in METHODS:
-            b = [res["%s-s0" % name][i][1] for i in range(len(alone))]
-            print("  %s inherited %s" % (name, " ".join("%.2f" % x for x in b)))
+            per = [[ab[i] - res["%s-s%d" % (name, s)][i][1] for i in range(len(ab))]
+                   for s in range(seeds)]
+            g = [sum(p[i] for p in per) / seeds for i in range(len(ab))]
+            inh = [ab[i] - g[i] for i in range(len(ab))]
+            print("| %s | %.2f | %s | %.2f | %.2f | %s |"
+                  % (name, sum(g) / len(g), " / ".join("%.2f" % (sum(p) / len(p)) for p in per),
+                     sum(abs(x) for x in g) / len(g), kendall(inh, ab),
+                     " ".join("%.2f" % res["%s-s0" % name][i][1] for i in range(len(ab)))))
     print("\nwall time %.1f min" % (wall / 60))
 
 
