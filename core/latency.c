@@ -31,6 +31,18 @@ void latency_opts_default(LatencyOpts *o)
     o->ref.enc_ms = o->ref.dec_ms = NAN;
 }
 
+void latency_opts_from_stages(const StageConfig *g, LatencyOpts *o)
+{
+    latency_opts_default(o);
+    o->runs = g->latency_runs;
+    o->warmup = g->latency_warmup;
+    o->beam = g->latency_beam;
+    o->rounds = g->latency_rounds < g->latency_runs ? g->latency_rounds : g->latency_runs;
+    o->block = g->latency_block;
+    o->clock = g->latency_clock == STAGE_CLOCK_CPU ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
+    o->ref.on = g->latency_reference;
+}
+
 int latency_runs_per_round(const LatencyOpts *o)
 {
     return (o->runs + o->rounds - 1) / o->rounds;
@@ -504,6 +516,15 @@ static json_t *legacy_value(const char *key)
     return strcmp(key, "clock") == 0 ? json_string("wall") : NULL;
 }
 
+/* How to ask for the recorded value of a key whose option is not named after it. */
+static const char *option_hint(const char *key, const char *recorded)
+{
+    if (strcmp(key, "reference") != 0)
+        return "";
+    return strcmp(recorded, "\"none\"") == 0 ? " (--no-reference, latency-reference: false)"
+                                             : " (drop --no-reference)";
+}
+
 /* latency.json: written on the first run, compared on later ones. */
 static int protocol_check(const LatencyJob *job, const LatencyOpts *o, MosErr *err)
 {
@@ -533,9 +554,7 @@ static int protocol_check(const LatencyJob *job, const LatencyOpts *o, MosErr *e
             if (!same) {
                 rc = err_set(err, "%s: the data there were measured with %s %s, this run asks "
                              "for %s; use those options%s or another run directory", path, key,
-                             b, a, strcmp(key, "reference") != 0 ? ""
-                             : strcmp(b, "\"none\"") == 0 ? " (--no-reference, "
-                               "latency-reference: false)" : " (drop --no-reference)");
+                             b, a, option_hint(key, b));
                 free(a);
                 free(b);
                 break;
@@ -675,29 +694,29 @@ typedef struct Offset {
     double share_sum;
 } Offset;
 
+/* Widens [*lo, *hi] (NaN: empty) to hold v, when v is a number; hi may be NULL. */
+static void range_add(double *lo, double *hi, double v)
+{
+    if (!isfinite(v))
+        return;
+    if (!(*lo <= v))
+        *lo = v;
+    if (hi && !(*hi >= v))
+        *hi = v;
+}
+
 static int offset_progress(void *ctx, int done, int total, const Arch *a, const LatencyResult *r)
 {
     (void)total;
     Offset *o = ctx;
     LatencyJobReport *rep = o->rep;
     rep->measured++;
-    if (isfinite(r->load1)) {
-        rep->load_min = isfinite(rep->load_min) && rep->load_min < r->load1 ? rep->load_min
-                                                                             : r->load1;
-        rep->load_max = isfinite(rep->load_max) && rep->load_max > r->load1 ? rep->load_max
-                                                                             : r->load1;
-    }
-    if (isfinite(r->speed)) {
-        rep->speed_min = isfinite(rep->speed_min) && rep->speed_min < r->speed ? rep->speed_min
-                                                                               : r->speed;
-        rep->speed_max = isfinite(rep->speed_max) && rep->speed_max > r->speed ? rep->speed_max
-                                                                               : r->speed;
-    }
+    range_add(&rep->load_min, &rep->load_max, r->load1);
+    range_add(&rep->speed_min, &rep->speed_max, r->speed);
+    range_add(&rep->cpu_share_min, NULL, r->cpu_share);
     if (isfinite(r->cpu_share)) {
         o->share_sum += r->cpu_share;
         rep->cpu_share_mean = o->share_sum / rep->measured;
-        rep->cpu_share_min = isfinite(rep->cpu_share_min) && rep->cpu_share_min < r->cpu_share
-                             ? rep->cpu_share_min : r->cpu_share;
     }
     return o->fn ? o->fn(o->ctx, o->base + done, o->total, a, r) : 0;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "arch.h"
+#include "config.h"
 #include "err.h"
 #include "predictor.h"
 
@@ -59,6 +60,10 @@ typedef struct LatencyOpts {
 
 /* HAT's settings above: 1 thread, 1 round, blocks of 1, wall clock, no drift reference. */
 void latency_opts_default(LatencyOpts *o);
+
+/* The protocol the run config's latency-* keys ask for: runs, warmup, beam, rounds (at most
+ * runs), block, clock and the drift reference on or off; the rest as latency_opts_default. */
+void latency_opts_from_stages(const StageConfig *g, LatencyOpts *o);
 
 /* Timed runs per round: ceil(runs / rounds). */
 int latency_runs_per_round(const LatencyOpts *o);

@@ -82,15 +82,8 @@ int job_latency_run(const JobEnv *env, MosErr *err)
                        .hidden = 400, .hidden_layers = 3,
                        .fit = { .lr = 1e-3f, .batch = 128, .steps = g->latency_fit_steps,
                                 .seed = 1, .select_best = 1 } };
-    latency_opts_default(&job.opts);
+    latency_opts_from_stages(g, &job.opts);
     job.opts.vocab = rc.model.vocab;
-    job.opts.runs = g->latency_runs;
-    job.opts.warmup = g->latency_warmup;
-    job.opts.beam = g->latency_beam;
-    job.opts.rounds = g->latency_rounds < g->latency_runs ? g->latency_rounds : g->latency_runs;
-    job.opts.block = g->latency_block;
-    job.opts.clock = g->latency_clock == STAGE_CLOCK_CPU ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
-    job.opts.ref.on = g->latency_reference;
     openblas_set_num_threads(job.opts.threads);
     LatencyModel lm;
     if (latency_model_open(&lm, &rc.model, &job.opts, err) < 0)

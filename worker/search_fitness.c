@@ -103,11 +103,7 @@ int search_fitness_measure_front(SearchFitness *f, Search *s, const char *run_di
         return 0;
     const StageConfig *g = &f->run.cfg.stages;
     LatencyOpts o;
-    latency_opts_default(&o);
-    o.runs = g->latency_runs, o.warmup = g->latency_warmup, o.beam = g->latency_beam;
-    o.rounds = g->latency_rounds < o.runs ? g->latency_rounds : o.runs;
-    o.block = g->latency_block;
-    o.clock = g->latency_clock == STAGE_CLOCK_CPU ? LATENCY_CLOCK_CPU : LATENCY_CLOCK_WALL;
+    latency_opts_from_stages(g, &o);   /* latency.json's protocol, below, when it has one */
     if (latency_opts_load(run_dir, &o, err) < 0 ||
         latency_ref_check(&o.ref, &f->run.cfg.model.space, err) < 0)
         return -1;
