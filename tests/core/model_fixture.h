@@ -18,6 +18,25 @@ static inline void fixture_choices(Choices *c, int n, int a, int b, int d)
     c->v[2] = d;
 }
 
+/* The model keys besides the space that every model test shares: special ids 0-3, dropout and
+ * label smoothing 0.1, no MoS (router hidden 8 when a test turns it on). */
+static inline void fixture_model_rest(ModelConfig *c, int vocab, int max_positions, int pre_ln)
+{
+    c->vocab = vocab;
+    c->pad_id = 0;
+    c->unk_id = 1;
+    c->bos_id = 2;
+    c->eos_id = 3;
+    c->max_positions = max_positions;
+    c->pre_ln = pre_ln;
+    c->dropout = 0.1f;
+    c->attn_dropout = 0.1f;
+    c->label_smoothing = 0.1f;
+    c->mos = MOS_NONE;
+    c->mos_experts = 1;
+    c->router_hidden = 8;
+}
+
 static inline void fixture_config(ModelConfig *c, int pre_ln)
 {
     memset(c, 0, sizeof *c);
@@ -41,19 +60,7 @@ static inline void fixture_config(ModelConfig *c, int pre_ln)
     fixture_choices(&s->dec_self_heads, 2, 4, 2, 0);
     fixture_choices(&s->dec_ende_heads, 2, 4, 2, 0);
     fixture_choices(&s->dec_arbitrary, 3, -1, 1, 2);
-    c->vocab = 23;
-    c->pad_id = 0;
-    c->unk_id = 1;
-    c->bos_id = 2;
-    c->eos_id = 3;
-    c->max_positions = 16;
-    c->pre_ln = pre_ln;
-    c->dropout = 0.1f;
-    c->attn_dropout = 0.1f;
-    c->label_smoothing = 0.1f;
-    c->mos = MOS_NONE;
-    c->mos_experts = 1;
-    c->router_hidden = 8;
+    fixture_model_rest(c, 23, 16, pre_ln);
 }
 
 /* which: 0 largest, 1 smallest, 2 mixed (per-layer dims differ, arbitrary attention 3 layers). */

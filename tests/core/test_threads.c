@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "model_fixture.h"
 #include "ops.h"
 #include "ops_blas.h"
 #include "optim.h"
@@ -86,19 +87,7 @@ static void config(ModelConfig *c, int pre_ln)
     s->dec_layers_max = 2;
     s->enc_heads_max = s->dec_heads_max = 4;
     s->qkv_dim = 128;
-    c->vocab = 600;
-    c->pad_id = 0;
-    c->unk_id = 1;
-    c->bos_id = 2;
-    c->eos_id = 3;
-    c->max_positions = 32;
-    c->pre_ln = pre_ln;
-    c->dropout = 0.1f;
-    c->attn_dropout = 0.1f;
-    c->label_smoothing = 0.1f;
-    c->mos = MOS_NONE;
-    c->mos_experts = 1;
-    c->router_hidden = 8;
+    fixture_model_rest(c, 600, 32, pre_ln);
 }
 
 /* A subnet below the maxima (sliced views) attending to 2 encoder layers in decoder layer 0. */
