@@ -91,12 +91,6 @@ double latency_trimmed_mean(double *v, int n, double trim, double *std)
     return mean;
 }
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static int check_opts(const LatencyOpts *o, MosErr *err)
 {
     if (o->runs < 1 || o->warmup < 0 || o->src_len < 1 || o->steps < 1 || o->beam < 1)
@@ -134,19 +128,11 @@ static int time_part(const LatencyBackend *b, const Arch *a, const LatencyOpts *
     return 0;
 }
 
-/* One part's result from its runs v (rounds x per, round-major): the median of the rounds'
- * trimmed means, and the trimmed std of all runs. */
+/* One part's result from its runs v (rounds x per): HAT's trimmed mean over all of them (the
+ * rounds only spread them in time), and the trimmed std. */
 static double combine(double *v, int rounds, int per, double trim, double *std)
 {
-    double means[rounds];
-    double all[rounds * per];
-    memcpy(all, v, sizeof all);
-    for (int r = 0; r < rounds; r++)
-        means[r] = latency_trimmed_mean(v + r * per, per, trim, NULL);
-    latency_trimmed_mean(all, rounds * per, trim, std);
-    if (rounds == 1)
-        return means[0];
-    return median(means, rounds);
+    return latency_trimmed_mean(v, rounds * per, trim, std);
 }
 
 /* The reference's timing in one round: trimmed means of its encoder and decoder runs. */
@@ -165,27 +151,29 @@ static int time_reference(const LatencyBackend *b, const LatencyOpts *o, int war
     return 0;
 }
 
-/* Scales arch i's runs of every round to the anchor: the arch sat at place k of n in a round,
- * between the round's reference timing (ref[round]) and the next one (ref[round + 1]), so the
- * reference's timing at its moment is interpolated by (k + 1) / (n + 1). The median over rounds
- * of anchor / interpolated total is the arch's speed. */
-static double scale_to_anchor(double *enc, double *dec, int i, int n, int R, int per,
-                              const double *ref_enc, const double *ref_dec, const LatencyRef *ref)
+/* Shifts runs t[0..m) by the block's drift: the reference's mean timing over the block minus
+ * its anchor, subtracted from every run (never below half the run). The slowdown a shared
+ * machine causes adds about the same milliseconds to small and large architectures (measured:
+ * docs/results.md), so a shift corrects it where a ratio over-corrects large ones. */
+static void shift_to_anchor(double *t, size_t m, const double *ref_t, int R, double anchor)
 {
-    double speed[R];
-    for (int round = 0; round < R; round++) {
-        int k = ((i - round) % n + n) % n;
-        double f = (k + 1.0) / (n + 1.0);
-        double e = (1 - f) * ref_enc[round] + f * ref_enc[round + 1];
-        double d = (1 - f) * ref_dec[round] + f * ref_dec[round + 1];
-        double se = e > 0 ? ref->enc_ms / e : 1, sd = d > 0 ? ref->dec_ms / d : 1;
-        for (int j = 0; j < per; j++) {
-            enc[round * per + j] *= se;
-            dec[round * per + j] *= sd;
-        }
-        speed[round] = (ref->enc_ms + ref->dec_ms) / (e + d);
-    }
-    return median(speed, R);
+    double mean = 0;
+    for (int k = 0; k <= R; k++)
+        mean += ref_t[k] / (R + 1);
+    double drift = mean - anchor;
+    for (size_t j = 0; j < m; j++)
+        t[j] = t[j] - drift > 0.5 * t[j] ? t[j] - drift : 0.5 * t[j];
+}
+
+/* anchor total / the reference's mean total over the block: 1.1 when the machine ran 10 %
+ * faster than at the anchor. */
+static double block_speed(const double *ref_enc, const double *ref_dec, int R,
+                          const LatencyRef *ref)
+{
+    double sum = 0;
+    for (int k = 0; k <= R; k++)
+        sum += (ref_enc[k] + ref_dec[k]) / (R + 1);
+    return sum > 0 ? (ref->enc_ms + ref->dec_ms) / sum : NAN;
 }
 
 int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const LatencyOpts *o,
@@ -221,9 +209,12 @@ int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const L
         ref.enc_ms = ref_enc[0], ref.dec_ms = ref_dec[0];   /* anchored to this block */
     for (int i = 0; i < n && !rc; i++) {
         size_t at = (size_t)i * R * per;
-        r[i].speed = ref.on ? scale_to_anchor(enc + at, dec + at, i, n, R, per, ref_enc, ref_dec,
-                                              &ref)
-                            : NAN;
+        r[i].speed = NAN;
+        if (ref.on) {
+            shift_to_anchor(enc + at, (size_t)R * per, ref_enc, R, ref.enc_ms);
+            shift_to_anchor(dec + at, (size_t)R * per, ref_dec, R, ref.dec_ms);
+            r[i].speed = block_speed(ref_enc, ref_dec, R, &ref);
+        }
         r[i].enc_ms = combine(enc + at, R, per, o->trim, &r[i].enc_std_ms);
         r[i].dec_ms = combine(dec + at, R, per, o->trim, &r[i].dec_std_ms);
         r[i].cpu_share = wall[i] > 0 ? cpu[i] / wall[i] : NAN;
@@ -496,12 +487,15 @@ static json_t *protocol_json(const LatencyJob *job, const LatencyOpts *o)
     if (o->ref.on)
         arch_format(&o->ref.arch, ref, sizeof ref);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)job->seed);
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:s, s:i, s:i, s:s, s:s}",
-                     "format", "mos-latency", "src_len", o->src_len, "steps", o->steps, "beam",
-                     o->beam, "warmup", o->warmup, "runs", o->runs, "trim", o->trim, "threads",
-                     o->threads, "vocab", o->vocab, "seed", seed, "rounds", o->rounds, "block",
-                     o->block, "clock", o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall",
-                     "reference", ref);
+    json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:s, s:i, s:i, s:s, s:s}",
+                          "format", "mos-latency", "src_len", o->src_len, "steps", o->steps,
+                          "beam", o->beam, "warmup", o->warmup, "runs", o->runs, "trim", o->trim,
+                          "threads", o->threads, "vocab", o->vocab, "seed", seed, "rounds",
+                          o->rounds, "block", o->block, "clock",
+                          o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall", "reference", ref);
+    if (o->ref.on)   /* how rows were corrected: see shift_to_anchor */
+        json_object_set_new(j, "reference_correction", json_string(LATENCY_REF_CORRECTION));
+    return j;
 }
 
 /* A latency.json written before rounds, block, clock and the drift reference existed measured
@@ -513,12 +507,16 @@ static json_t *legacy_value(const char *key)
         return json_integer(1);
     if (strcmp(key, "reference") == 0)
         return json_string("none");
+    if (strcmp(key, "reference_correction") == 0)   /* the reference's first form */
+        return json_string("round-scale");
     return strcmp(key, "clock") == 0 ? json_string("wall") : NULL;
 }
 
 /* How to ask for the recorded value of a key whose option is not named after it. */
 static const char *option_hint(const char *key, const char *recorded)
 {
+    if (strcmp(key, "reference_correction") == 0)
+        return " (an earlier mos's per-round scaling, which this mos no longer offers)";
     if (strcmp(key, "reference") != 0)
         return "";
     return strcmp(recorded, "\"none\"") == 0 ? " (--no-reference, latency-reference: false)"

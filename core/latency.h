@@ -32,10 +32,14 @@ typedef enum LatencyClock { LATENCY_CLOCK_WALL, LATENCY_CLOCK_CPU } LatencyClock
 
 /* The drift reference: one fixed architecture timed at the start of every round of a block and
  * once after its last round. The machine's speed drifts (a virtual machine's neighbours share
- * its memory bandwidth and caches), so an arch's timings in a round are scaled by
- * anchor / (the reference's timing interpolated to the arch's place between the two reference
- * timings around it): every row then reads as if measured at the speed of the anchor, the
- * reference's timing when the dataset began (recorded in latency.json). */
+ * its memory bandwidth and caches), and the slowdown adds about the same milliseconds to small
+ * and large architectures alike (docs/results.md), so every run of a block is shifted by the
+ * reference's mean timing over the block minus its anchor, the reference's timing when the
+ * dataset began (recorded in latency.json): rows then read as if measured at the anchor's
+ * speed. Encoder and decoder are shifted apart. latency.json names this correction
+ * LATENCY_REF_CORRECTION ("reference_correction"). */
+#define LATENCY_REF_CORRECTION "block-shift"
+
 typedef struct LatencyRef {
     int on;                  /* 0: no reference (HAT) */
     Arch arch;               /* the reference (arch_middle of the training space) */
@@ -69,31 +73,32 @@ void latency_opts_from_stages(const StageConfig *g, LatencyOpts *o);
 int latency_runs_per_round(const LatencyOpts *o);
 
 typedef struct LatencyResult {
-    double enc_ms, dec_ms;           /* trimmed means (median over rounds of each round's) */
+    double enc_ms, dec_ms;           /* trimmed means over the runs of all rounds */
     double enc_std_ms, dec_std_ms;   /* standard deviation of the kept runs (all rounds) */
     double cpu_share;                /* CPU time / wall time of the timed runs: 1 when the
                                       * measurement had a core to itself */
     double load1;                    /* 1-minute load average when its block started (NaN:
                                       * unknown or not a dataset row) */
-    double speed;                    /* the drift reference's anchor / its timing around this
-                                      * arch (median over rounds; 1.1: the machine ran 10 %
-                                      * faster than at the anchor); NaN without a reference */
+    double speed;                    /* the drift reference's anchor / its mean timing over
+                                      * the arch's block (1.1: the machine ran 10 % faster than
+                                      * at the anchor); NaN without a reference */
 } LatencyResult;
 
 /* Measures one subnet: prepare, warm-up and timed encoder runs, then warm-up and timed decoder
  * runs (each a fresh encode, untimed, then `steps` timed decoder steps); with rounds > 1 this
- * repeats rounds times (1 warm-up run per part after the first round) and takes the median of
- * the rounds' trimmed means. */
+ * repeats rounds times (1 warm-up run per part after the first round) and takes the trimmed
+ * mean of all rounds' runs. */
 int latency_measure(const LatencyBackend *b, const Arch *a, const LatencyOpts *o,
                     LatencyResult *r, MosErr *err);
 
 /* Measures n subnets together: in each of o->rounds rounds every arch is prepared, warmed up and
  * timed for latency_runs_per_round runs per part, the order rotated by one each round, so a
- * slow change of the machine's load falls on all n alike. r[i] gets the median over rounds of
- * arch i's per-round trimmed means (encoder and decoder apart); rounds = 1, n = 1 is HAT's
- * protocol exactly. With o->ref.on the reference is timed the same way before every round and
- * after the last, and each round's runs are scaled to the anchor (see LatencyRef); encoder and
- * decoder are scaled by the reference's encoder and decoder timings apart. */
+ * change of the machine's load falls on all n alike. r[i] gets the trimmed mean of arch i's
+ * runs over all rounds (encoder and decoder apart); rounds = 1, n = 1 is HAT's protocol
+ * exactly. With o->ref.on the reference is timed the same way before every round and after the
+ * last, and every run is shifted to the anchor (see LatencyRef); encoder and decoder by the
+ * reference's encoder and decoder timings apart. Without an anchor yet (NaN) the block anchors
+ * to its own first reference timing. */
 int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const LatencyOpts *o,
                           LatencyResult *r, MosErr *err);
 

@@ -37,7 +37,7 @@ static const OptSpec latency_opts[] = {
       "(default: latency-block; HAT 1)" },
     { "clock", OPT_STR, NULL, "wall|cpu", "time runs by the wall clock (HAT) or by the measuring "
       "thread's CPU time (default: latency-clock)" },
-    { "no-reference", OPT_FLAG, NULL, NULL, "no drift reference (HAT): rows are not scaled by a "
+    { "no-reference", OPT_FLAG, NULL, NULL, "no drift reference (HAT): rows are not shifted by a "
       "fixed arch timed in every round (default: latency-reference)" },
     { "max-load", OPT_FLOAT, "0", "L", "refuse to start when the 1-minute load average is above "
       "L (0: no check; a warning is printed either way when the machine is busy)" },
@@ -146,7 +146,7 @@ static void print_report(const LatencyJob *job, const LatencyJobReport *r, int v
                r->ref_arch, r->ref_enc_ms, r->ref_dec_ms, isfinite(r->speed_min) ? "" : " (no "
                "rows measured by this run)");
     if (isfinite(r->ref_enc_ms) && isfinite(r->speed_min))
-        printf("drift: the machine ran at %.2f-%.2f x the anchor's speed; rows scaled back to "
+        printf("drift: the machine ran at %.2f-%.2f x the anchor's speed; rows shifted back to "
                "it\n", r->speed_min, r->speed_max);
     printf("predictor: RMSE %.3f ms, MAPD %.2f %% on the %d held-out test rows (valid %.2f %%, "
            "train %.2f %%; weights of step %d)\n", r->fit.test.rmse_ms, r->fit.test.mapd_pct,
@@ -160,7 +160,7 @@ static void print_report(const LatencyJob *job, const LatencyJobReport *r, int v
            r->verify_n ? ", latency-verify.csv, latency-verify-repeat.csv" : "");
 }
 
-/* The drift reference --arch scales to: latency.json's, when the run has one with an anchor and
+/* The drift reference --arch shifts to: latency.json's, when the run has one with an anchor and
  * this measurement uses the protocol it was timed with (else off, *why says why). -1 (printed)
  * when latency.json is unreadable or its reference is not an arch of the run's space. */
 static int reference_for_one(const Args *a, const RunConfig *rc, const LatencyOpts *o,
@@ -223,10 +223,10 @@ static int measure_one(const Args *a, const RunConfig *rc, const LatencyBackend 
            o->rounds, o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall", o->threads,
            o->threads == 1 ? "" : "s", 100 * r.cpu_share);
     if (mine.ref.on)
-        printf("drift reference: scaled to latency.json's anchor (the machine ran at %.2f x its "
+        printf("drift reference: shifted to latency.json's anchor (the machine ran at %.2f x its "
                "speed)\n", r.speed);
     else if (why)
-        printf("drift reference: not scaled (%s)\n", why);
+        printf("drift reference: not shifted (%s)\n", why);
     char path[4200];
     snprintf(path, sizeof path, "%s/latency-predictor.json", args_str(a, "run-dir"));
     Predictor pred;

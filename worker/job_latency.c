@@ -62,7 +62,7 @@ static void publish_fit(JobCtl *c, const LatencyJob *job, const LatencyJobReport
                    rep->load_max, 100 * rep->cpu_share_mean);
     if (isfinite(rep->ref_enc_ms) && isfinite(rep->speed_min))
         jobctl_log(c, "info", "latency: drift reference %s, anchor %.2f + %.2f ms; the machine "
-                   "ran at %.2f-%.2f x its speed, rows scaled back to it", rep->ref_arch,
+                   "ran at %.2f-%.2f x its speed, rows shifted back to it", rep->ref_arch,
                    rep->ref_enc_ms, rep->ref_dec_ms, rep->speed_min, rep->speed_max);
 }
 

@@ -108,7 +108,7 @@ int search_fitness_measure_front(SearchFitness *f, Search *s, const char *run_di
         latency_ref_check(&o.ref, &f->run.cfg.model.space, err) < 0)
         return -1;
     if (!(isfinite(o.ref.enc_ms) && isfinite(o.ref.dec_ms)))
-        o.ref.on = 0;   /* scaled to latency.json's drift reference only when it has an anchor */
+        o.ref.on = 0;   /* shifted to latency.json's drift reference only when it has an anchor */
     int *idx = malloc((size_t)k * sizeof *idx);
     Arch *archs = malloc((size_t)k * sizeof *archs);
     LatencyResult *res = malloc((size_t)k * sizeof *res);

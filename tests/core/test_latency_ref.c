@@ -1,8 +1,9 @@
-/* The drift reference (LatencyRef): on a virtual machine whose speed drifts steadily while a
- * block is measured, scaling each arch's rounds by the reference timed around it gives back
- * the timings at the anchor's speed exactly, where the unscaled protocol is off by the drift;
- * a latency job times the anchor once, keeps it in latency.json for resumes and later runs, and
- * a directory measured without a reference refuses a run with one. */
+/* The drift reference (LatencyRef): on a virtual machine whose slowdown adds the same
+ * milliseconds to every run, shifting a block's runs by the reference's drift from its anchor
+ * gives back the timings at the anchor's speed exactly, where the unshifted protocol is off by
+ * the slowdown; the shift never takes a run below half its timing; a latency job times the
+ * anchor once, keeps it in latency.json for resumes and later runs, and refuses a directory
+ * measured without a reference or with the earlier per-round scaling. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,10 +17,12 @@
 
 #include "latency.h"
 
-/* Each prepare makes the machine `rate` slower: a run's work is base * (1 + rate * prepares). */
+/* A run's time is base * (1 + rate * prepares) + the extra ms of its part: `rate` makes the
+ * machine drift arch by arch, the extras are a slowdown common to every arch. */
 typedef struct Drift {
     double clock;
     double rate;
+    double enc_extra, dec_extra;
     int prepares;
 } Drift;
 
@@ -49,7 +52,7 @@ static int drift_encode(void *ctx, const Arch *a, int src_len, MosErr *err)
 {
     (void)src_len, (void)err;
     Drift *d = ctx;
-    d->clock += base_enc_ms(a) * slowdown(d);
+    d->clock += base_enc_ms(a) * slowdown(d) + d->enc_extra;
     return 0;
 }
 
@@ -57,7 +60,7 @@ static int drift_decode(void *ctx, const Arch *a, int src_len, int steps, int be
 {
     (void)src_len, (void)err;
     Drift *d = ctx;
-    d->clock += base_dec_ms(a, steps, beam) * slowdown(d);
+    d->clock += base_dec_ms(a, steps, beam) * slowdown(d) + d->dec_extra;
     return 0;
 }
 
@@ -85,22 +88,28 @@ static void block_opts(LatencyOpts *o, const SearchSpace *s)
     arch_middle(s, &o->ref.arch);
 }
 
-static void reference_cancels_a_steady_drift(void **state)
+static void sample_archs(const SearchSpace *s, Arch *a, int n)
+{
+    Rng r;
+    rng_seed(&r, 11);
+    for (int i = 0; i < n; i++)
+        arch_sample(s, &r, &a[i]);
+}
+
+static void reference_shifts_out_a_common_slowdown(void **state)
 {
     (void)state;
     SearchSpace s;
     arch_space_default(&s);
     Arch a[4];
-    Rng r;
-    rng_seed(&r, 11);
-    for (int i = 0; i < 4; i++)
-        arch_sample(&s, &r, &a[i]);
+    sample_archs(&s, a, 4);
     LatencyOpts o;
     block_opts(&o, &s);
-    o.ref.enc_ms = base_enc_ms(&o.ref.arch);   /* anchored at the machine's undrifted speed */
+    o.ref.enc_ms = base_enc_ms(&o.ref.arch);   /* anchored at the machine's unslowed speed */
     o.ref.dec_ms = base_dec_ms(&o.ref.arch, 30, 5);
     Drift d;
-    LatencyBackend b = drift_backend(&d, 0.05);
+    LatencyBackend b = drift_backend(&d, 0.0);
+    d.enc_extra = 0.5, d.dec_extra = 4;
     LatencyResult res[4];
     MosErr err = {{0}};
     if (latency_measure_block(&b, a, 4, &o, res, &err))
@@ -112,26 +121,56 @@ static void reference_cancels_a_steady_drift(void **state)
         assert_float_equal(res[i].dec_ms, base_dec_ms(&a[i], 30, 5), 1e-9);
         assert_true(res[i].speed < 1.0 && res[i].speed > 0.3);   /* slower than the anchor */
     }
-    /* without the reference the same block is off by the drift */
+    /* without the reference the same block is off by the slowdown */
     o.ref.on = 0;
-    b = drift_backend(&d, 0.05);
+    b = drift_backend(&d, 0.0);
+    d.enc_extra = 0.5, d.dec_extra = 4;
     assert_int_equal(latency_measure_block(&b, a, 4, &o, res, &err), 0);
     for (int i = 0; i < 4; i++) {
-        assert_true(res[i].dec_ms > 1.1 * base_dec_ms(&a[i], 30, 5));
+        assert_float_equal(res[i].dec_ms, base_dec_ms(&a[i], 30, 5) + 4, 1e-9);
         assert_true(isnan(res[i].speed));
     }
-    /* no anchor yet: the block anchors to its own first reference timing (prepare 1) */
+    /* no anchor yet: the block anchors to its own first reference timing, so it keeps the
+     * slowdown it began with */
     o.ref.on = 1;
     o.ref.enc_ms = o.ref.dec_ms = NAN;
-    b = drift_backend(&d, 0.05);
+    b = drift_backend(&d, 0.0);
+    d.dec_extra = 4;
     assert_int_equal(latency_measure_block(&b, a, 4, &o, res, &err), 0);
-    for (int i = 0; i < 4; i++)
-        assert_float_equal(res[i].dec_ms, 1.05 * base_dec_ms(&a[i], 30, 5), 1e-9);
+    for (int i = 0; i < 4; i++) {
+        assert_float_equal(res[i].dec_ms, base_dec_ms(&a[i], 30, 5) + 4, 1e-9);
+        assert_float_equal(res[i].speed, 1.0, 1e-12);
+    }
     /* latency_ref_anchor times the reference alone, as the protocol times any arch */
     b = drift_backend(&d, 0.0);
     assert_int_equal(latency_ref_anchor(&b, &o, &err), 0);
     assert_float_equal(o.ref.enc_ms, base_enc_ms(&o.ref.arch), 1e-9);
     assert_float_equal(o.ref.dec_ms, base_dec_ms(&o.ref.arch, 30, 5), 1e-9);
+}
+
+static void shift_keeps_half_of_every_run(void **state)
+{
+    (void)state;
+    SearchSpace s;
+    arch_space_default(&s);
+    Arch a[2];
+    sample_archs(&s, a, 2);
+    LatencyOpts o;
+    block_opts(&o, &s);
+    /* an anchor far below what the reference takes now: the drift estimate exceeds the small
+     * archs' own timings, and a run is never shifted below half of it */
+    o.ref.enc_ms = 1e-6;
+    o.ref.dec_ms = 1e-6;
+    Drift d;
+    LatencyBackend b = drift_backend(&d, 0.0);
+    d.dec_extra = 100;
+    LatencyResult res[2];
+    MosErr err = {{0}};
+    assert_int_equal(latency_measure_block(&b, a, 2, &o, res, &err), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_float_equal(res[i].dec_ms, 0.5 * (base_dec_ms(&a[i], 30, 5) + 100), 1e-9);
+        assert_float_equal(res[i].enc_ms, 0.5 * base_enc_ms(&a[i]), 1e-9);
+    }
 }
 
 static char *slurp(const char *path)
@@ -193,6 +232,22 @@ static void job_keeps_its_anchor_in_latency_json(void **state)
     assert_int_equal(latency_job_run(&b, &job, NULL, NULL, &rep, &err), -1);
     assert_non_null(strstr(err.msg, "reference"));
     assert_int_equal(latency_csv_rows(strcat(strcpy(path, dir), "/latency.csv"), &err), 16);
+    /* a directory from an earlier mos (reference, but no reference_correction: its rows were
+     * scaled round by round) is refused rather than continued with shifted rows */
+    job.opts.ref.on = 1;
+    snprintf(path, sizeof path, "%s/latency.json", dir);
+    char *json = slurp(path), *line = strstr(json, "\"reference_correction\"");
+    assert_non_null(line);
+    char *eol = strchr(line, '\n');
+    memmove(line, eol + 1, strlen(eol + 1) + 1);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+    free(json);
+    assert_int_equal(latency_job_run(&b, &job, NULL, NULL, &rep, &err), -1);
+    assert_non_null(strstr(err.msg, "reference_correction \"round-scale\""));
+    assert_int_equal(latency_csv_rows(strcat(strcpy(path, dir), "/latency.csv"), &err), 16);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -215,7 +270,8 @@ static void middle_arch_is_mid_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(reference_cancels_a_steady_drift),
+        cmocka_unit_test(reference_shifts_out_a_common_slowdown),
+        cmocka_unit_test(shift_keeps_half_of_every_run),
         cmocka_unit_test(job_keeps_its_anchor_in_latency_json),
         cmocka_unit_test(middle_arch_is_mid_size),
     };
