@@ -23,6 +23,7 @@ typedef struct Bench {
 
 extern const Bench bench_train;
 extern const Bench bench_decode;
+extern const Bench bench_drift;
 extern const Bench bench_mos;
 
 /* The benchmark model of issue 3 (and tests/bench/bench_train.py): enc-dec d=256, FFN 1024,

@@ -11,6 +11,7 @@
 static const Bench *const benches[] = {
     &bench_train,
     &bench_decode,
+    &bench_drift,
     &bench_mos,
 };
 #define N_BENCHES (int)(sizeof benches / sizeof benches[0])
@@ -74,13 +75,15 @@ static int run_bench(const Args *a)
 const Command cmd_bench = {
     .name = "bench",
     .args = "NAME",
-    .summary = "benchmarks: train (step throughput vs sgemm), decode (batch-1 greedy), mos",
+    .summary = "benchmarks: train (step throughput vs sgemm), decode (batch-1 greedy), mos, drift",
     .details = "train: one training step (forward, backward, Adam) of the benchmark model\n"
                "(enc-dec d=256, FFN 1024, 4 heads, 3+3 layers, vocab 8000, 64x24 tokens a\n"
                "side), median step time, target tokens/s, effective matmul GFLOP/s and what\n"
                "OpenBLAS sgemm reaches on the same GEMM shapes. decode: greedy decoding of 30\n"
                "tokens from a 30-token source, batch 1. mos: MoS (layer, neuron) vs plain step\n"
-               "time and memory on the same model, arch and batch (docs/mos.md).\n"
+               "time and memory on the same model, arch and batch (docs/mos.md). drift:\n"
+               "every timed latency run of 40 archs measured twice with 3 candidate drift\n"
+               "references, as CSV for tests/bench/latency_drift.py (docs/search.md).\n"
                "tests/bench/bench_train.py alternates\n"
                "these with PyTorch; see docs/performance.md.",
     .opts = bench_opts,
