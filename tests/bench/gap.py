@@ -174,6 +174,26 @@ def evaluate(mos, d, arch, sp, bleu):
     return nll, b
 
 
+def train_and_evaluate(o, jobs, texts, sp, log):
+    """Trains every job, o.jobs at a time, and evaluates each as soon as its training is done
+    (a supernet on every arch, a standalone run on its own), so no core idles while the last
+    trainings run. Returns the training infos (job order), the evaluations (job, arch text)
+    and their scores (same order)."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=o.jobs)
+    trains = [pool.submit(train, o.mos, j[1], j[2], log) for j in jobs]
+    pending = {}
+    for fut in concurrent.futures.as_completed(trains):
+        j = jobs[trains.index(fut)]
+        fut.result()   # a failed training stops the experiment here
+        for t in (texts if j[3] is not None else [texts[j[4]]]):
+            pending[(j[0], t)] = pool.submit(evaluate, o.mos, j[1], t, sp, o.bleu)
+    evals = [(j, t) for j in jobs if j[3] is not None for t in texts] + \
+        [(j, texts[j[4]]) for j in jobs if j[3] is None]
+    scores = [pending[(j[0], t)].result() for j, t in evals]
+    pool.shutdown()
+    return [f.result() for f in trains], evals, scores
+
+
 def kendall(x, y):
     c = d = 0
     for i, j in itertools.combinations(range(len(x)), 2):
@@ -310,12 +330,8 @@ def main():
         cfg = os.path.join(out, "alone-%d.yml" % i)
         write_config(cfg, dict(arch_space_yaml(sp, a), **common_keys(sp, 1, o.threads)))
         jobs.append(("alone-%d" % i, run_dir(out, "alone-%d" % i, o.data), cfg, None, i))
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=o.jobs)
-    infos = list(pool.map(lambda j: train(o.mos, j[1], j[2], log), jobs))
-    log("training done after %.1f min" % ((time.time() - t_start) / 60))
-    evals = [(j, t) for j in jobs if j[3] is not None for t in texts] + \
-        [(j, texts[j[4]]) for j in jobs if j[3] is None]
-    scores = list(pool.map(lambda e: evaluate(o.mos, e[0][1], e[1], sp, o.bleu), evals))
+    infos, evals, scores = train_and_evaluate(o, jobs, texts, sp, log)
+    log("training and evaluation done after %.1f min" % ((time.time() - t_start) / 60))
     res, compute, spread, alone = {}, {}, {}, []
     for j, info in zip(jobs, infos):
         compute[j[0]] = (info.get("tokens"), info.get("elapsed_s"))
