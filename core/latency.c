@@ -515,8 +515,6 @@ static json_t *legacy_value(const char *key)
 /* How to ask for the recorded value of a key whose option is not named after it. */
 static const char *option_hint(const char *key, const char *recorded)
 {
-    if (strcmp(key, "reference_correction") == 0)
-        return " (an earlier mos's per-round scaling, which this mos no longer offers)";
     if (strcmp(key, "reference") != 0)
         return "";
     return strcmp(recorded, "\"none\"") == 0 ? " (--no-reference, latency-reference: false)"
@@ -549,10 +547,15 @@ static int protocol_check(const LatencyJob *job, const LatencyOpts *o, MosErr *e
             char *a = same ? NULL : json_dumps(v, JSON_ENCODE_ANY);
             char *b = same ? NULL : json_dumps(old, JSON_ENCODE_ANY);
             json_decref(old);
-            if (!same) {
+            if (!same && strcmp(key, "reference_correction") == 0)
+                rc = err_set(err, "%s: the data there were measured with reference_correction "
+                             "%s (an earlier mos's per-round scaling), this mos shifts rows "
+                             "(%s); measure into another run directory", path, b, a);
+            else if (!same)
                 rc = err_set(err, "%s: the data there were measured with %s %s, this run asks "
                              "for %s; use those options%s or another run directory", path, key,
                              b, a, option_hint(key, b));
+            if (!same) {
                 free(a);
                 free(b);
                 break;
