@@ -128,13 +128,6 @@ static int time_part(const LatencyBackend *b, const Arch *a, const LatencyOpts *
     return 0;
 }
 
-/* One part's result from its runs v (rounds x per): HAT's trimmed mean over all of them (the
- * rounds only spread them in time), and the trimmed std. */
-static double combine(double *v, int rounds, int per, double trim, double *std)
-{
-    return latency_trimmed_mean(v, rounds * per, trim, std);
-}
-
 /* The reference's timing in one round: trimmed means of its encoder and decoder runs. */
 static int time_reference(const LatencyBackend *b, const LatencyOpts *o, int warm, int per,
                           double *enc, double *dec, MosErr *err)
@@ -151,29 +144,22 @@ static int time_reference(const LatencyBackend *b, const LatencyOpts *o, int war
     return 0;
 }
 
-/* Shifts runs t[0..m) by the block's drift: the reference's mean timing over the block minus
- * its anchor, subtracted from every run (never below half the run). The slowdown a shared
- * machine causes adds about the same milliseconds to small and large architectures (measured:
- * docs/results.md), so a shift corrects it where a ratio over-corrects large ones. */
-static void shift_to_anchor(double *t, size_t m, const double *ref_t, int R, double anchor)
+/* Shifts runs t[0..m) by the block's drift (the reference's mean timing over the block minus
+ * its anchor), never below half a run. The slowdown a shared machine causes adds about the same
+ * milliseconds to small and large architectures (measured: docs/results.md), so a shift
+ * corrects it where a ratio over-corrects large ones. */
+static void shift_runs(double *t, size_t m, double drift)
 {
-    double mean = 0;
-    for (int k = 0; k <= R; k++)
-        mean += ref_t[k] / (R + 1);
-    double drift = mean - anchor;
     for (size_t j = 0; j < m; j++)
         t[j] = t[j] - drift > 0.5 * t[j] ? t[j] - drift : 0.5 * t[j];
 }
 
-/* anchor total / the reference's mean total over the block: 1.1 when the machine ran 10 %
- * faster than at the anchor. */
-static double block_speed(const double *ref_enc, const double *ref_dec, int R,
-                          const LatencyRef *ref)
+static double mean_of(const double *v, int n)
 {
     double sum = 0;
-    for (int k = 0; k <= R; k++)
-        sum += (ref_enc[k] + ref_dec[k]) / (R + 1);
-    return sum > 0 ? (ref->enc_ms + ref->dec_ms) / sum : NAN;
+    for (int k = 0; k < n; k++)
+        sum += v[k];
+    return sum / n;
 }
 
 int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const LatencyOpts *o,
@@ -207,16 +193,23 @@ int latency_measure_block(const LatencyBackend *b, const Arch *a, int n, const L
     LatencyRef ref = o->ref;
     if (!rc && ref.on && !(isfinite(ref.enc_ms) && isfinite(ref.dec_ms)))
         ref.enc_ms = ref_enc[0], ref.dec_ms = ref_dec[0];   /* anchored to this block */
+    /* the block's drift, once: the reference's mean timings over the block; speed is anchor /
+     * that (1.1: the machine ran 10 % faster than at the anchor) */
+    double ref_e = 0, ref_d = 0, speed = NAN;
+    if (!rc && ref.on) {
+        ref_e = mean_of(ref_enc, R + 1), ref_d = mean_of(ref_dec, R + 1);
+        speed = ref_e + ref_d > 0 ? (ref.enc_ms + ref.dec_ms) / (ref_e + ref_d) : NAN;
+    }
     for (int i = 0; i < n && !rc; i++) {
-        size_t at = (size_t)i * R * per;
-        r[i].speed = NAN;
+        size_t at = (size_t)i * R * per, runs = (size_t)R * per;
         if (ref.on) {
-            shift_to_anchor(enc + at, (size_t)R * per, ref_enc, R, ref.enc_ms);
-            shift_to_anchor(dec + at, (size_t)R * per, ref_dec, R, ref.dec_ms);
-            r[i].speed = block_speed(ref_enc, ref_dec, R, &ref);
+            shift_runs(enc + at, runs, ref_e - ref.enc_ms);
+            shift_runs(dec + at, runs, ref_d - ref.dec_ms);
         }
-        r[i].enc_ms = combine(enc + at, R, per, o->trim, &r[i].enc_std_ms);
-        r[i].dec_ms = combine(dec + at, R, per, o->trim, &r[i].dec_std_ms);
+        r[i].speed = speed;
+        /* HAT's trimmed mean over all runs of all rounds (the rounds only spread them in time) */
+        r[i].enc_ms = latency_trimmed_mean(enc + at, (int)runs, o->trim, &r[i].enc_std_ms);
+        r[i].dec_ms = latency_trimmed_mean(dec + at, (int)runs, o->trim, &r[i].dec_std_ms);
         r[i].cpu_share = wall[i] > 0 ? cpu[i] / wall[i] : NAN;
         r[i].load1 = NAN;
     }
@@ -493,7 +486,7 @@ static json_t *protocol_json(const LatencyJob *job, const LatencyOpts *o)
                           "threads", o->threads, "vocab", o->vocab, "seed", seed, "rounds",
                           o->rounds, "block", o->block, "clock",
                           o->clock == LATENCY_CLOCK_CPU ? "cpu" : "wall", "reference", ref);
-    if (o->ref.on)   /* how rows were corrected: see shift_to_anchor */
+    if (o->ref.on)   /* how rows were corrected: see shift_runs */
         json_object_set_new(j, "reference_correction", json_string(LATENCY_REF_CORRECTION));
     return j;
 }
@@ -512,13 +505,21 @@ static json_t *legacy_value(const char *key)
     return strcmp(key, "clock") == 0 ? json_string("wall") : NULL;
 }
 
-/* How to ask for the recorded value of a key whose option is not named after it. */
-static const char *option_hint(const char *key, const char *recorded)
+/* The refusal when latency.json recorded `have` for key where this run asks for `want` (both
+ * JSON text): which options give the recorded protocol back, or that none does. */
+static int protocol_mismatch(MosErr *err, const char *path, const char *key, const char *have,
+                             const char *want)
 {
-    if (strcmp(key, "reference") != 0)
-        return "";
-    return strcmp(recorded, "\"none\"") == 0 ? " (--no-reference, latency-reference: false)"
-                                             : " (drop --no-reference)";
+    if (strcmp(key, "reference_correction") == 0)
+        return err_set(err, "%s: the data there were measured with reference_correction %s (an "
+                       "earlier mos's per-round scaling), this mos shifts rows (%s); measure "
+                       "into another run directory", path, have, want);
+    const char *hint = strcmp(key, "reference") != 0 ? ""
+                       : strcmp(have, "\"none\"") == 0 ? " (--no-reference, latency-reference: "
+                                                        "false)"
+                       : " (drop --no-reference)";
+    return err_set(err, "%s: the data there were measured with %s %s, this run asks for %s; use "
+                   "those options%s or another run directory", path, key, have, want, hint);
 }
 
 /* latency.json: written on the first run, compared on later ones. */
@@ -547,15 +548,8 @@ static int protocol_check(const LatencyJob *job, const LatencyOpts *o, MosErr *e
             char *a = same ? NULL : json_dumps(v, JSON_ENCODE_ANY);
             char *b = same ? NULL : json_dumps(old, JSON_ENCODE_ANY);
             json_decref(old);
-            if (!same && strcmp(key, "reference_correction") == 0)
-                rc = err_set(err, "%s: the data there were measured with reference_correction "
-                             "%s (an earlier mos's per-round scaling), this mos shifts rows "
-                             "(%s); measure into another run directory", path, b, a);
-            else if (!same)
-                rc = err_set(err, "%s: the data there were measured with %s %s, this run asks "
-                             "for %s; use those options%s or another run directory", path, key,
-                             b, a, option_hint(key, b));
             if (!same) {
+                rc = protocol_mismatch(err, path, key, b, a);
                 free(a);
                 free(b);
                 break;

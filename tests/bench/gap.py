@@ -181,9 +181,10 @@ def train_and_evaluate(o, jobs, texts, sp, log):
     and their scores (same order)."""
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=o.jobs)
     trains = [pool.submit(train, o.mos, j[1], j[2], log) for j in jobs]
+    job_of = dict(zip(trains, jobs))
     pending = {}
     for fut in concurrent.futures.as_completed(trains):
-        j = jobs[trains.index(fut)]
+        j = job_of[fut]
         fut.result()   # a failed training stops the experiment here
         for t in (texts if j[3] is not None else [texts[j[4]]]):
             pending[(j[0], t)] = pool.submit(evaluate, o.mos, j[1], t, sp, o.bleu)
