@@ -162,7 +162,7 @@ static const ConfigOption options[] = {
     {"latency-fit-steps", NULL, CT_INT, G(latency_fit_steps), "5000", 1, 10000000, NULL, 0,
      "Adam steps of the latency predictor fit (HAT 5000)"},
     {"latency-rounds", NULL, CT_INT, G(latency_rounds), "5", 1, 100000, NULL, 0,
-     "rounds the timed runs are split over; median of the rounds' means (HAT 1)"},
+     "rounds the timed runs are split over; the trimmed mean pools all rounds' runs (HAT 1)"},
     {"latency-block", NULL, CT_INT, G(latency_block), "20", 1, 100000, NULL, 0,
      "architectures measured together, interleaved round by round (HAT 1)"},
     {"latency-clock", NULL, CT_ENUM, G(latency_clock), "cpu", 0, 0, latency_clock_names, 0,

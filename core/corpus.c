@@ -129,19 +129,30 @@ static int corpus_drop(Corpus *c, CorpusDrop why, char *s, char *t)
     return 0;
 }
 
-int corpus_add_clean(Corpus *c, const char *src, size_t src_len, const char *tgt,
-                     size_t tgt_len, MosErr *e)
+/* Checks a raw pair (valid UTF-8, no NUL) and returns collapsed copies in *s, *t (the caller
+ * owns them); -1 with e set on bad input or out of memory, nothing allocated then. */
+static int corpus_copy_pair(const char *src, size_t src_len, const char *tgt, size_t tgt_len,
+                            char **s, size_t *slen, char **t, size_t *tlen, MosErr *e)
 {
     if (corpus_check_utf8(src, src_len, "source", e) < 0 ||
         corpus_check_utf8(tgt, tgt_len, "target", e) < 0)
         return -1;
-    size_t slen, tlen;
-    char *s = corpus_copy(src, src_len, &slen);
-    char *t = s ? corpus_copy(tgt, tgt_len, &tlen) : NULL;
-    if (!t) {
-        free(s);
+    *s = corpus_copy(src, src_len, slen);
+    *t = *s ? corpus_copy(tgt, tgt_len, tlen) : NULL;
+    if (!*t) {
+        free(*s);
         return err_set(e, "out of memory");
     }
+    return 0;
+}
+
+int corpus_add_clean(Corpus *c, const char *src, size_t src_len, const char *tgt,
+                     size_t tgt_len, MosErr *e)
+{
+    char *s, *t;
+    size_t slen, tlen;
+    if (corpus_copy_pair(src, src_len, tgt, tgt_len, &s, &slen, &t, &tlen, e) < 0)
+        return -1;
     if (slen == 0 || tlen == 0)
         return corpus_drop(c, CORPUS_DROP_EMPTY, s, t);
     if (slen == tlen && memcmp(s, t, slen) == 0)
@@ -156,16 +167,10 @@ int corpus_add_clean(Corpus *c, const char *src, size_t src_len, const char *tgt
 int corpus_add_keep(Corpus *c, const char *src, size_t src_len, const char *tgt,
                     size_t tgt_len, MosErr *e)
 {
-    if (corpus_check_utf8(src, src_len, "source", e) < 0 ||
-        corpus_check_utf8(tgt, tgt_len, "target", e) < 0)
-        return -1;
+    char *s, *t;
     size_t slen, tlen;
-    char *s = corpus_copy(src, src_len, &slen);
-    char *t = s ? corpus_copy(tgt, tgt_len, &tlen) : NULL;
-    if (!t) {
-        free(s);
-        return err_set(e, "out of memory");
-    }
+    if (corpus_copy_pair(src, src_len, tgt, tgt_len, &s, &slen, &t, &tlen, e) < 0)
+        return -1;
     if (slen == 0 || tlen == 0) {
         free(s);
         free(t);

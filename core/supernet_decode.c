@@ -279,17 +279,23 @@ static void build_views(Supernet *s, const Arch *a)
         supernet_dec_view(s, a, l, 0, &s->acts.dv[l]);
 }
 
-int supernet_decode(Supernet *s, const Arch *a, const int *src, int src_len,
-                    const DecodeOpts *o, int *out, int max_out)
+static int clamp_beam(int beam)
 {
-    int K = o->beam < 1 ? 1 : o->beam > DECODE_MAX_BEAM ? DECODE_MAX_BEAM : o->beam;
+    return beam < 1 ? 1 : beam > DECODE_MAX_BEAM ? DECODE_MAX_BEAM : beam;
+}
+
+static int clamp_src(const Supernet *s, int src_len)
+{
     src_len = src_len < s->tmax - 1 ? src_len : s->tmax - 1;
-    src_len = src_len > 0 ? src_len : 0;
+    return src_len > 0 ? src_len : 0;
+}
+
+/* Reserves the decoding workspace for K hypotheses and cap positions, stores the (clamped)
+ * source plus eos and runs the encoder on it; returns the source length Ts, -1 out of memory. */
+static int encode_source(Supernet *s, const Arch *a, const int *src, int src_len, int K, int cap)
+{
     int Ts = src_len + 1;
-    long maxlen = (long)o->max_len_a * src_len + o->max_len_b;
-    maxlen = maxlen < s->cfg.max_positions - 1 ? maxlen : s->cfg.max_positions - 1;
-    maxlen = maxlen > 0 ? maxlen : 0;
-    if (dws_reserve(s, K, (int)maxlen + 1, Ts) < 0)
+    if (dws_reserve(s, K, cap, Ts) < 0)
         return -1;
     DecodeWs *w = &s->dws;
     memcpy(w->src, src, (size_t)src_len * sizeof(int));
@@ -297,12 +303,35 @@ int supernet_decode(Supernet *s, const Arch *a, const int *src, int src_len,
     supernet_carve(s, &s->acts, s->act, s->mask, NULL, 1, Ts, 1, a, 0);
     build_views(s, a);
     supernet_encoder_forward(s, a, w->src, NULL, 0);
+    return Ts;
+}
+
+/* Every decoder layer's cross-attention keys and values of the encoded source, computed once
+ * per sentence (w->ckv[l]: (nblk·Ts, 2Q)). */
+static void cross_keys_values(Supernet *s, const Arch *a, int Ts)
+{
+    DecodeWs *w = &s->dws;
     for (int l = 0; l < a->dec_layers; l++) {
         const DecView *v = &s->acts.dv[l];
         const float *kv = supernet_cross_input(s, s->acts.encout, s->acts.encf, v->nblk);
         linear_forward(w->ckv[l], kv, v->ekv.w, v->ekv.ldw, v->ekv.b, v->nblk * Ts, v->de,
                        2 * s->Q);
     }
+}
+
+int supernet_decode(Supernet *s, const Arch *a, const int *src, int src_len,
+                    const DecodeOpts *o, int *out, int max_out)
+{
+    int K = clamp_beam(o->beam);
+    src_len = clamp_src(s, src_len);
+    long maxlen = (long)o->max_len_a * src_len + o->max_len_b;
+    maxlen = maxlen < s->cfg.max_positions - 1 ? maxlen : s->cfg.max_positions - 1;
+    maxlen = maxlen > 0 ? maxlen : 0;
+    int Ts = encode_source(s, a, src, src_len, K, (int)maxlen + 1);
+    if (Ts < 0)
+        return -1;
+    cross_keys_values(s, a, Ts);
+    DecodeWs *w = &s->dws;
     int n = beam_search(s, a, K, o->lenpen, (int)maxlen, o->min_len, Ts);
     n = n < max_out ? n : max_out;
     memcpy(out, w->best, (size_t)(n > 0 ? n : 0) * sizeof(int));
@@ -332,20 +361,8 @@ void supernet_logprobs(Supernet *s, const Arch *a, const Batch *b, int t, float 
 int supernet_latency_encode(Supernet *s, const Arch *a, const int *src, int src_len, int beam,
                             int steps)
 {
-    int K = beam < 1 ? 1 : beam > DECODE_MAX_BEAM ? DECODE_MAX_BEAM : beam;
-    src_len = src_len < s->tmax - 1 ? src_len : s->tmax - 1;
-    src_len = src_len > 0 ? src_len : 0;
     steps = steps < s->cfg.max_positions - 1 ? steps : s->cfg.max_positions - 1;
-    int Ts = src_len + 1;
-    if (dws_reserve(s, K, steps + 1, Ts) < 0)
-        return -1;
-    DecodeWs *w = &s->dws;
-    memcpy(w->src, src, (size_t)src_len * sizeof(int));
-    w->src[src_len] = s->cfg.eos_id;
-    supernet_carve(s, &s->acts, s->act, s->mask, NULL, 1, Ts, 1, a, 0);
-    build_views(s, a);
-    supernet_encoder_forward(s, a, w->src, NULL, 0);
-    return Ts;
+    return encode_source(s, a, src, clamp_src(s, src_len), clamp_beam(beam), steps + 1);
 }
 
 /* Beam search's work without its end: every step keeps the K best non-eos continuations, so
@@ -354,16 +371,11 @@ void supernet_latency_decode(Supernet *s, const Arch *a, int Ts, int beam, int s
 {
     DecodeWs *w = &s->dws;
     const ModelConfig *c = &s->cfg;
-    int K = beam < 1 ? 1 : beam > DECODE_MAX_BEAM ? DECODE_MAX_BEAM : beam;
+    int K = clamp_beam(beam);
     int from[DECODE_MAX_BEAM], last[DECODE_MAX_BEAM];
     steps = steps < w->cap ? steps : w->cap - 1;
     ASSERT(K <= w->beam && Ts <= w->src_cap);
-    for (int l = 0; l < a->dec_layers; l++) {
-        const DecView *v = &s->acts.dv[l];
-        const float *kv = supernet_cross_input(s, s->acts.encout, s->acts.encf, v->nblk);
-        linear_forward(w->ckv[l], kv, v->ekv.w, v->ekv.ldw, v->ekv.b, v->nblk * Ts, v->de,
-                       2 * s->Q);
-    }
+    cross_keys_values(s, a, Ts);
     for (int k = 0; k < K; k++) {
         w->score[k] = 0.0f;
         last[k] = c->bos_id;

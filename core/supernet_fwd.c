@@ -22,22 +22,35 @@ static void ffn_forward(float *out, float *f, const float *h, const FfnView *v, 
 }
 
 
+/* Self-attention sublayer (encoder or decoder, as ad says) on input x (N, d): saves the
+ * projections in qkv (N, 3Q), the attention output in att (N, Q) and the dropout state in
+ * *rng_att for the backward; returns the sublayer output sa->out (N, d). */
+static const float *self_sub_forward(Supernet *s, const LinView *in, const LinView *out,
+                                     const LnView *ln, SubAct *sa, float *qkv, float *att,
+                                     Rng *rng_att, const float *x, int N, int d,
+                                     const AttnDims *ad, float p, Rng *rng)
+{
+    Acts *A = &s->acts;
+    int Q = s->Q, pre = s->cfg.pre_ln;
+    const float *h = sub_begin(sa, ln, x, N, d, pre);
+    linear_forward(qkv, h, in->w, in->ldw, in->b, N, d, 3 * Q);
+    if (rng)
+        *rng_att = *rng;
+    attention_forward(att, qkv, qkv + Q, qkv + 2 * Q, ad, s->cfg.attn_dropout, rng, A->scratch);
+    linear_forward(A->tmp, att, out->w, out->ldw, out->b, N, Q, d);
+    sub_end(sa, ln, x, A->tmp, N, d, pre, p, rng);
+    return sa->out;
+}
+
 static void enc_layer_forward(Supernet *s, const EncView *v, EncAct *e, const float *x,
                               const int *src, float p, Rng *rng)
 {
     Acts *A = &s->acts;
-    int N = A->Ns, d = v->d, Q = s->Q, pre = s->cfg.pre_ln;
-    const float *h = sub_begin(&e->sa, &v->ln1, x, N, d, pre);
-    linear_forward(e->qkv, h, v->qkv.w, v->qkv.ldw, v->qkv.b, N, d, 3 * Q);
-    AttnDims ad = supernet_self_dims(A, A->Ts, v->NH, Q, 0, src, s->cfg.pad_id);
-    if (rng)
-        e->rng_att = *rng;
-    attention_forward(e->att, e->qkv, e->qkv + Q, e->qkv + 2 * Q, &ad, s->cfg.attn_dropout, rng,
-                      A->scratch);
-    linear_forward(A->tmp, e->att, v->out.w, v->out.ldw, v->out.b, N, Q, d);
-    sub_end(&e->sa, &v->ln1, x, A->tmp, N, d, pre, p, rng);
-    x = e->sa.out;
-    h = sub_begin(&e->ff, &v->ln2, x, N, d, pre);
+    int N = A->Ns, d = v->d, pre = s->cfg.pre_ln;
+    AttnDims ad = supernet_self_dims(A, A->Ts, v->NH, s->Q, 0, src, s->cfg.pad_id);
+    x = self_sub_forward(s, &v->qkv, &v->out, &v->ln1, &e->sa, e->qkv, e->att, &e->rng_att, x,
+                         N, d, &ad, p, rng);
+    const float *h = sub_begin(&e->ff, &v->ln2, x, N, d, pre);
     ffn_forward(A->tmp, e->f, h, &v->ffn, N, d, v->F);
     sub_end(&e->ff, &v->ln2, x, A->tmp, N, d, pre, p, rng);
 }
@@ -81,17 +94,10 @@ static void dec_layer_forward(Supernet *s, const DecView *v, DecAct *e, const fl
 {
     Acts *A = &s->acts;
     int N = A->Nt, d = v->d, Q = s->Q, pre = s->cfg.pre_ln;
-    const float *h = sub_begin(&e->sa, &v->ln1, x, N, d, pre);
-    linear_forward(e->qkv, h, v->qkv.w, v->qkv.ldw, v->qkv.b, N, d, 3 * Q);
     AttnDims ad = supernet_self_dims(A, A->Tt, v->NH, Q, 1, NULL, s->cfg.pad_id);
-    if (rng)
-        e->rng_att = *rng;
-    attention_forward(e->att, e->qkv, e->qkv + Q, e->qkv + 2 * Q, &ad, s->cfg.attn_dropout, rng,
-                      A->scratch);
-    linear_forward(A->tmp, e->att, v->out.w, v->out.ldw, v->out.b, N, Q, d);
-    sub_end(&e->sa, &v->ln1, x, A->tmp, N, d, pre, p, rng);
-    x = e->sa.out;
-    h = sub_begin(&e->ca, &v->ln2, x, N, d, pre);
+    x = self_sub_forward(s, &v->qkv, &v->out, &v->ln1, &e->sa, e->qkv, e->att, &e->rng_att, x,
+                         N, d, &ad, p, rng);
+    const float *h = sub_begin(&e->ca, &v->ln2, x, N, d, pre);
     linear_forward(e->cq, h, v->eq.w, v->eq.ldw, v->eq.b, N, d, Q);
     const float *kv = supernet_cross_input(s, A->encout, A->encf, v->nblk);
     linear_forward(e->ckv, kv, v->ekv.w, v->ekv.ldw, v->ekv.b, v->nblk * A->Ns, v->de, 2 * Q);

@@ -31,8 +31,8 @@ static const OptSpec latency_opts[] = {
     { "warmup", OPT_INT, NULL, "N", "untimed runs per part (default: latency-warmup; HAT 5)" },
     { "runs", OPT_INT, NULL, "N", "timed runs per part; 10 % dropped at each end (default: "
       "latency-runs; HAT 20)" },
-    { "rounds", OPT_INT, NULL, "N", "rounds the timed runs are split over, median of the "
-      "rounds' trimmed means (default: latency-rounds; HAT 1)" },
+    { "rounds", OPT_INT, NULL, "N", "rounds the timed runs are split over (their runs pooled, "
+      "10 % dropped at each end; default: latency-rounds; HAT 1)" },
     { "block", OPT_INT, NULL, "N", "architectures measured together, interleaved round by round "
       "(default: latency-block; HAT 1)" },
     { "clock", OPT_STR, NULL, "wall|cpu", "time runs by the wall clock (HAT) or by the measuring "
