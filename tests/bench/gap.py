@@ -2,7 +2,7 @@
 """Does MoS shrink the supernet-standalone gap? (issue 4; docs/results.md)
 
 Usage: tests/bench/gap.py --data DIR [--quick] [--out DIR] [--mos PATH] [--seeds N] [--bleu N]
-                          [--updates N] [--jobs N] [--router KEY=VALUE ...]
+                          [--updates N] [--jobs N] [--router KEY=VALUE ...] [--methods LIST]
 
 DIR is a prepared data/ folder (`mos prepare`). The script draws the architectures once with a
 fixed seed, trains with the same updates and tokens per update: the plain supernet (HAT
@@ -26,9 +26,15 @@ router-input centred and router-lr-scale 10; the MoS paper's reference setting i
 --router router-input=raw --router router-lr-scale=1). The MoS run folders are named after these
 keys, so runs with other router settings in the same --out folder are kept, and the plain,
 sandwich and standalone runs (which do not depend on them) are reused.
+
+--methods hat,sandwich,layer (a comma-separated subset of hat, sandwich, layer, neuron,
+neuron-const; default all) trains and reports only those supernets (standalone runs always).
+Evaluations are kept in each run folder (gap-eval/), keyed by the checkpoint, the arch, the
+split and the sentence counts, so a rerun over finished runs only reads them back.
 """
 import argparse
 import concurrent.futures
+import hashlib
 import itertools
 import json
 import math
@@ -161,6 +167,23 @@ def train(mos, d, cfg, log):
 
 
 def evaluate(mos, d, arch, sp, bleu):
+    """Valid NLL (and test BLEU on the first `bleu` pairs) of arch in run d, read back from
+    d/gap-eval/ when this checkpoint was already evaluated so."""
+    ckpt = os.stat(os.path.join(d, "checkpoints", "last.safetensors"))
+    key = "%d/%d/%s/%d/%d" % (ckpt.st_mtime_ns, ckpt.st_size, arch, sp["valid_sentences"], bleu)
+    cache = os.path.join(d, "gap-eval", hashlib.sha1(key.encode()).hexdigest() + ".json")
+    if os.path.exists(cache):
+        got = json.load(open(cache))
+        return got["nll"], got["bleu"]
+    nll, b = run_eval(mos, d, arch, sp, bleu)
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    with open(cache + ".tmp", "w") as f:
+        json.dump({"key": key, "nll": nll, "bleu": b}, f)
+    os.replace(cache + ".tmp", cache)
+    return nll, b
+
+
+def run_eval(mos, d, arch, sp, bleu):
     args = [mos, "eval", "--run-dir", d, "--arch", arch, "--split", "valid",
             "--max-sentences", str(sp["valid_sentences"]), "--no-bleu", "--threads", "1"]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
@@ -290,7 +313,17 @@ def main():
                     help="override max-update (warmup a quarter of it, at most 100)")
     ap.add_argument("--router", action="append", default=[], metavar="KEY=VALUE",
                     help="router key for the MoS runs (repeatable), e.g. router-lr-scale=10")
+    ap.add_argument("--methods", default=",".join(m[0] for m in METHODS),
+                    help="comma-separated supernets to train and report (default: all)")
     o = ap.parse_args()
+    names = [m[0] for m in METHODS]
+    o.methods = [m.strip() for m in o.methods.split(",") if m.strip()]
+    for m in o.methods:
+        if m not in names:
+            ap.error("--methods: unknown method %r (expected some of %s)" % (m, ", ".join(names)))
+    if not o.methods:
+        ap.error("--methods: no method given (expected some of %s)" % ", ".join(names))
+    o.methods = [m for m in METHODS if m[0] in o.methods]   # METHODS order
     rkeys = dict(ROUTER_DEFAULTS)
     for kv in o.router:
         key, eq, val = kv.partition("=")
@@ -314,7 +347,7 @@ def main():
     for i, t in enumerate(texts):
         log("arch %d: %s" % (i, t))
     jobs = []   # (tag, run dir, config, method row or None for standalone, arch index)
-    for name, mosk, sample, const in METHODS:
+    for name, mosk, sample, const in o.methods:
         for s in range(seeds):
             tag = "%s-s%d" % (name, s)
             folder = tag + (suffix if mosk != "none" else "")
@@ -354,7 +387,8 @@ def main():
 def report(res, alone, compute, spread, seeds, texts, o, wall):
     an = [r[0] for r in alone]
     gaps = {}
-    for name, *_ in METHODS:
+    methods = o.methods
+    for name, *_ in methods:
         per_seed = [[res["%s-s%d" % (name, s)][i][0] - an[i] for i in range(len(an))]
                     for s in range(seeds)]
         gaps[name] = [sum(g[i] for g in per_seed) / seeds for i in range(len(an))]
@@ -362,7 +396,7 @@ def report(res, alone, compute, spread, seeds, texts, o, wall):
     print("\n| method | mean NLL gap | per seed | MAE | Kendall tau | win vs hat | "
           "win vs sandwich | router spread | gates off uniform | tokens (per seed) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, *_ in METHODS:
+    for name, *_ in methods:
         g = gaps[name]
         inh = [an[i] + g[i] for i in range(len(an))]
         win = lambda ref: sum(abs(g[i]) < abs(gaps[ref][i]) for i in range(len(g)))
@@ -371,16 +405,17 @@ def report(res, alone, compute, spread, seeds, texts, o, wall):
               % (name, sum(g) / len(g), " / ".join("%.3f" % (sum(x) / len(x))
                                                    for x in gaps[name + "/seeds"]),
                  sum(abs(x) for x in g) / len(g), kendall(inh, an),
-                 "-" if name == "hat" else "%d/%d" % (win("hat"), len(g)),
-                 "-" if name == "sandwich" else "%d/%d" % (win("sandwich"), len(g)),
+                 "-" if name == "hat" or "hat" not in gaps else "%d/%d" % (win("hat"), len(g)),
+                 "-" if name == "sandwich" or "sandwich" not in gaps
+                 else "%d/%d" % (win("sandwich"), len(g)),
                  "-" if sp[0] is None else " / ".join("%.4f" % x[0] for x in sp),
                  "-" if sp[0] is None else " / ".join("%.4f" % x[1] for x in sp),
                  compute["%s-s0" % name][0]))
-    print("\n| arch | standalone NLL | " + " | ".join(n for n, *_ in METHODS) + " |")
-    print("|---" * (len(METHODS) + 2) + "|")
+    print("\n| arch | standalone NLL | " + " | ".join(n for n, *_ in methods) + " |")
+    print("|---" * (len(methods) + 2) + "|")
     for i, t in enumerate(texts):
         print("| `%s` | %.3f | %s |" % (t, an[i], " | ".join("%+.3f" % gaps[n][i]
-                                                            for n, *_ in METHODS)))
+                                                            for n, *_ in methods)))
     if o.bleu:
         print("\ntest BLEU (first %d pairs, greedy): standalone %s" % (
             o.bleu, " ".join("%.2f" % r[1] for r in alone)))
@@ -388,7 +423,7 @@ def report(res, alone, compute, spread, seeds, texts, o, wall):
         print("\n| method | mean BLEU gap (standalone - inherited) | per seed | MAE | "
               "Kendall tau | inherited BLEU per arch (seed 0) |")
         print("|---|---|---|---|---|---|")
-        for name, *_ in METHODS:
+        for name, *_ in methods:
             per = [[ab[i] - res["%s-s%d" % (name, s)][i][1] for i in range(len(ab))]
                    for s in range(seeds)]
             g = [sum(p[i] for p in per) / seeds for i in range(len(ab))]
