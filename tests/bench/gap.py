@@ -44,6 +44,7 @@ import re
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 SPACES = {
@@ -177,9 +178,10 @@ def evaluate(mos, d, arch, sp, bleu):
         return got["nll"], got["bleu"]
     nll, b = run_eval(mos, d, arch, sp, bleu)
     os.makedirs(os.path.dirname(cache), exist_ok=True)
-    with open(cache + ".tmp", "w") as f:
+    tmp = "%s.%d.%d.tmp" % (cache, os.getpid(), threading.get_ident())   # two gap.py at once
+    with open(tmp, "w") as f:
         json.dump({"key": key, "nll": nll, "bleu": b}, f)
-    os.replace(cache + ".tmp", cache)
+    os.replace(tmp, cache)
     return nll, b
 
 
