@@ -7,13 +7,13 @@ Usage: tests/bench/gap.py --data DIR [--quick] [--out DIR] [--mos PATH] [--seeds
 DIR is a prepared data/ folder (`mos prepare`). The script draws the architectures once with a
 fixed seed, trains with the same updates and tokens per update: the plain supernet (HAT
 sampling), the plain supernet with the sandwich rule, layer-wise MoS and neuron-wise MoS (both
-with the sandwich rule, as the MoS paper), a control (neuron-wise MoS whose router sees a constant
-input), each with --seeds seeds; and every architecture standalone from scratch. Then it
-evaluates each architecture's validation NLL per token with inherited weights from every
-supernet and standalone (`mos eval --no-bleu`; optionally test BLEU on the first --bleu pairs),
-and prints per method: mean gap (inherited - standalone NLL), MAE, Kendall tau, win rates
-(paired per arch) against HAT and against the sandwich control, compute, and how much the MoS
-routers' outputs vary across the architectures (read from the checkpoints).
+with the sandwich rule, as the MoS paper), two controls (neuron-wise and layer-wise MoS whose
+router sees a constant input), each with --seeds seeds; and every architecture standalone from
+scratch. Then it evaluates each architecture's validation NLL per token with inherited weights
+from every supernet and standalone (`mos eval --no-bleu`; optionally test BLEU on the first
+--bleu pairs), and prints per method: mean gap (inherited - standalone NLL), MAE, Kendall tau,
+win rates (paired per arch) against HAT and against the sandwich control, compute, and how much
+the MoS routers' outputs vary across the architectures (read from the checkpoints).
 
 Standalone training uses a space whose choice lists hold only that architecture's values (the
 training loop has no fixed-arch mode), so the architectures use one FFN dim and one head count
@@ -28,7 +28,8 @@ keys, so runs with other router settings in the same --out folder are kept, and 
 sandwich and standalone runs (which do not depend on them) are reused.
 
 --methods hat,sandwich,layer (a comma-separated subset of hat, sandwich, layer, neuron,
-neuron-const; default all) trains and reports only those supernets (standalone runs always).
+neuron-const, layer-const; default all) trains and reports only those supernets (standalone
+runs always).
 Evaluations are kept in each run folder (gap-eval/), keyed by the checkpoint, the arch, the
 split and the sentence counts, so a rerun over finished runs only reads them back.
 """
@@ -68,6 +69,7 @@ METHODS = [  # name, mos, sample, const-input
     ("layer", "layer", "sandwich", False),
     ("neuron", "neuron", "sandwich", False),
     ("neuron-const", "neuron", "sandwich", True),
+    ("layer-const", "layer", "sandwich", True),
 ]
 
 
