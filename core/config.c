@@ -109,7 +109,7 @@ static const ConfigOption options[] = {
     {"router-input", NULL, CT_ENUM, M(router_input), "centred", 0, 0, router_input_names,
      0, "router input: centred (each feature mapped to [-1, 1] over the space's choices; 0 when "
      "it has one choice) or raw (the MoS reference: each feature / the space's max)"},
-    {"router-lr-scale", NULL, CT_FLOAT, M(router_lr_scale), "10", 0, 1000, NULL,
+    {"router-lr-scale", NULL, CT_FLOAT, M(router_lr_scale), "3", 0, 1000, NULL,
      CF_GT0, "router learning-rate multiplier k: the router computes with k times its stored "
      "parameters (Adam: LR * k; checkpoints store weights / k; the MoS reference: 1)"},
     {"router-init-scale", NULL, CT_FLOAT, M(router_init_scale), "1", 0, 1000, NULL, CF_GT0,

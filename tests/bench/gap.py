@@ -22,7 +22,7 @@ depths. Python is used here only to drive `mos` and do the statistics.
 
 --router KEY=VALUE (repeatable) sets a router key (router-input, router-lr-scale,
 router-init-scale, router-hidden, mos-experts) for the MoS runs (default: mos's defaults,
-router-input centred and router-lr-scale 10; the MoS paper's reference setting is
+router-input centred and router-lr-scale 3; the MoS paper's reference setting is
 --router router-input=raw --router router-lr-scale=1). The MoS run folders are named after these
 keys, so runs with other router settings in the same --out folder are kept, and the plain,
 sandwich and standalone runs (which do not depend on them) are reused.
@@ -62,7 +62,7 @@ ROUTER_KEYS = ("router-input", "router-lr-scale", "router-init-scale", "router-h
                "mos-experts")
 # mos's defaults for MoS (core/config.c); written into every MoS config and folder name, so a
 # folder always says which router settings trained it.
-ROUTER_DEFAULTS = {"router-input": "centred", "router-lr-scale": "10"}
+ROUTER_DEFAULTS = {"router-input": "centred", "router-lr-scale": "3"}
 METHODS = [  # name, mos, sample, const-input
     ("hat", "none", "uniform", False),
     ("sandwich", "none", "sandwich", False),

@@ -583,10 +583,10 @@ static void router_keys_in_config(void **state)
     uint64_t h_ref = hash_of(ref);
     assert_true(hash_of("mos: layer\nrouter-input: raw\nrouter-lr-scale: 1\n"
                         "router-init-scale: 5\n") == h_ref);
-    assert_true(hash_of("mos: layer\n") != h_ref);     /* the defaults: centred, 10 */
+    assert_true(hash_of("mos: layer\n") != h_ref);     /* the defaults: centred, 3 */
     assert_true(hash_of("mos: layer\nrouter-input: raw\nrouter-lr-scale: 10\n") != h_ref);
     assert_true(hash_of("mos: layer\nrouter-input: centred\nrouter-lr-scale: 1\n") != h_ref);
-    assert_true(hash_of("mos: layer\nrouter-input: centred\nrouter-lr-scale: 10\n") ==
+    assert_true(hash_of("mos: layer\nrouter-input: centred\nrouter-lr-scale: 3\n") ==
                 hash_of("mos: layer\n"));
     assert_true(hash_of("mos: none\nrouter-lr-scale: 1\nrouter-input: raw\n") ==
                 hash_of("mos: none\n"));
