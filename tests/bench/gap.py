@@ -29,8 +29,7 @@ sandwich and standalone runs (which do not depend on them) are reused.
 
 --methods hat,sandwich,layer (a comma-separated subset of hat, sandwich, layer, neuron,
 neuron-const, layer-const; default all) trains and reports only those supernets (standalone
-runs always).
-Evaluations are kept in each run folder (gap-eval/), keyed by the checkpoint, the arch, the
+runs always). Evaluations are kept in each run folder (gap-eval/), keyed by the checkpoint, the arch, the
 split and the sentence counts, so a rerun over finished runs only reads them back.
 """
 import argparse
@@ -391,7 +390,7 @@ def main():
 def report(res, alone, compute, spread, seeds, texts, o, wall):
     an = [r[0] for r in alone]
     gaps = {}
-    methods = o.methods
+    methods = o.methods   # METHODS rows chosen with --methods
     for name, *_ in methods:
         per_seed = [[res["%s-s%d" % (name, s)][i][0] - an[i] for i in range(len(an))]
                     for s in range(seeds)]
@@ -403,15 +402,14 @@ def report(res, alone, compute, spread, seeds, texts, o, wall):
     for name, *_ in methods:
         g = gaps[name]
         inh = [an[i] + g[i] for i in range(len(an))]
-        win = lambda ref: sum(abs(g[i]) < abs(gaps[ref][i]) for i in range(len(g)))
+        win = lambda ref: "-" if name == ref or ref not in gaps else "%d/%d" % (
+            sum(abs(g[i]) < abs(gaps[ref][i]) for i in range(len(g))), len(g))
         sp = [spread.get("%s-s%d" % (name, s)) for s in range(seeds)]
         print("| %s | %.3f | %s | %.3f | %.2f | %s | %s | %s | %s | %s |"
               % (name, sum(g) / len(g), " / ".join("%.3f" % (sum(x) / len(x))
                                                    for x in gaps[name + "/seeds"]),
                  sum(abs(x) for x in g) / len(g), kendall(inh, an),
-                 "-" if name == "hat" or "hat" not in gaps else "%d/%d" % (win("hat"), len(g)),
-                 "-" if name == "sandwich" or "sandwich" not in gaps
-                 else "%d/%d" % (win("sandwich"), len(g)),
+                 win("hat"), win("sandwich"),
                  "-" if sp[0] is None else " / ".join("%.4f" % x[0] for x in sp),
                  "-" if sp[0] is None else " / ".join("%.4f" % x[1] for x in sp),
                  compute["%s-s0" % name][0]))
